@@ -1,0 +1,91 @@
+"""A timm ViT block forward that also returns the attention statistics CTP scores tokens with.
+
+timm's fused attention (``F.scaled_dot_product_attention``) returns no attention weights. The
+CTP score needs only two statistics per head: the CLS query's attention row over all tokens and
+the norm of the head's attention output at every token. Two paths compute them:
+
+- fast: the fused kernel for the block output, plus the CLS row alone (one query against all
+  keys, O(N) instead of the O(N^2) attention matrix);
+- explicit: the full softmax attention matrix, the way timm's non-fused path computes it. It is
+  the reference that tests compare the fast path against.
+
+Both paths run the block's own timm submodules, so timm's weight keys are unchanged.
+"""
+
+import torch
+import torch.nn.functional as F
+from timm.layers import Attention
+from timm.models.vision_transformer import Block
+
+
+def check_scoring_block(block: torch.nn.Module, block_id: int) -> None:
+    """Raise ``ValueError`` unless ``block`` is a timm ``Block`` with timm's standard ``Attention``.
+
+    Args:
+        block: the module at ``blocks[block_id - 1]`` of a timm ``VisionTransformer``.
+        block_id: 1-based block number, used in the error message.
+    """
+    if type(block) is not Block or type(block.attn) is not Attention:
+        raise ValueError(
+            f"CTP scores tokens in timm's standard Block with Attention, but block {block_id} is "
+            f"{type(block).__name__} with {type(getattr(block, 'attn', None)).__name__}; "
+            "choose a plain ViT architecture (for example vit_small_patch16_224) in model.*.name"
+        )
+
+
+def _attention_with_statistics(
+    attn: Attention, x: torch.Tensor, explicit: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    batch, num_tokens, _ = x.shape
+    gate = attn.gate(x).sigmoid() if attn.gate is not None else None
+    qkv = attn.qkv(x).reshape(batch, num_tokens, 3, attn.num_heads, attn.head_dim)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+
+    if explicit:
+        weights = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        cls_attention = weights[:, :, 0].detach()
+        heads_out = attn.attn_drop(weights) @ v
+    else:
+        heads_out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.0
+        )
+        # The statistics only select tokens, so they need no gradient.
+        with torch.no_grad():
+            cls_logits = (q[:, :, :1] * attn.scale) @ k.transpose(-2, -1)
+            cls_attention = cls_logits.softmax(dim=-1).squeeze(2)
+    with torch.no_grad():
+        head_output_norms = torch.linalg.vector_norm(heads_out, dim=-1)
+
+    out = heads_out.transpose(1, 2).reshape(batch, num_tokens, attn.attn_dim)
+    out = attn.norm(out)
+    if gate is not None:
+        out = out * gate
+    out = attn.proj_drop(attn.proj(out))
+    return out, cls_attention, head_output_norms
+
+
+def block_forward_with_statistics(
+    block: Block, x: torch.Tensor, explicit: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run a timm ViT block and return the attention statistics that CTP scores tokens with.
+
+    Without attention masks and with the same weights, the block output equals ``block(x)`` up to
+    float rounding.
+
+    Args:
+        block: a timm ``Block`` whose ``attn`` is timm's ``Attention`` (see ``check_scoring_block``).
+        x: (B, N, C) tokens, CLS at index 0.
+        explicit: compute the full attention matrix instead of the fused kernel plus the CLS row.
+
+    Returns:
+        The (B, N, C) block output, the (B, H, N) softmax attention of the CLS query over all
+        tokens, and the (B, H, N) L2 norm of each head's attention output at each token. The two
+        statistics carry no gradient.
+    """
+    attn_out, cls_attention, head_output_norms = _attention_with_statistics(
+        block.attn, block.norm1(x), explicit
+    )
+    x = x + block.drop_path1(block.ls1(attn_out))
+    x = x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))
+    return x, cls_attention, head_output_norms
