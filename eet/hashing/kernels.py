@@ -18,6 +18,10 @@ DIRECT_SHELL_MAX = 256
 # Database items per block between updates of the top-k distance cut-off in top_k_scan.
 CUTOFF_BLOCK = 4096
 
+# Query-item pairs below which the serial kernels run: waking the thread pool costs more than
+# the scan (a parallel call on a 1 x 4 problem took 20-250 ms here with numba's OpenMP layer).
+PARALLEL_MIN_PAIRS = 1 << 20
+
 
 @intrinsic
 def popcount64(typingctx, value):
@@ -73,115 +77,6 @@ def _tie_aware_shell_sum(items_before, relevant_before, shell_items, shell_relev
     return total * r / n
 
 
-@njit(parallel=True, cache=True)
-def shell_statistics(
-    query_codes,
-    query_labels,
-    database_codes,
-    database_labels,
-    relevant_counts,
-    bits,
-    ks,
-    harmonic,
-    average_precision,
-    average_precision_tie_aware,
-    precision_sum_at_k,
-    hits_at_k,
-    precision_by_radius_sum,
-    recall_by_radius_sum,
-):
-    """Compute every per-query retrieval statistic for a chunk of queries in one database scan.
-
-    Args:
-        query_codes: ``(q, W)`` uint64 packed codes. ``database_codes``: ``(N, W)`` uint64.
-        query_labels, database_labels: dense int64 class ids in ``0..C-1``.
-        relevant_counts: ``(q,)`` int64 count of database items in each query's class.
-        bits: code length K. ``ks``: int64 cut-offs for the ranking.
-        harmonic: output of :func:`harmonic_numbers` for at least N.
-
-    Outputs are written in place: per-query stable AP, tie-aware AP, the sum of precision at the
-    relevant ranks within each cut-off ``(q, len(ks))``, the relevant count within each cut-off,
-    and the per-radius precision and recall summed over the chunk ``(K + 1,)``.
-    """
-    num_queries = query_codes.shape[0]
-    num_database = database_codes.shape[0]
-    num_shells = bits + 1
-    num_ks = ks.shape[0]
-    # Per-thread partial sums for the radius curves, reduced after the parallel loop.
-    precision_partial = np.zeros((num_queries, num_shells), dtype=np.float64)
-    recall_partial = np.zeros((num_queries, num_shells), dtype=np.float64)
-
-    for q in prange(num_queries):
-        query = query_codes[q]
-        label = query_labels[q]
-        num_relevant = relevant_counts[q]
-        shell_items = np.zeros(num_shells, dtype=np.int64)
-        relevant_distance = np.empty(num_relevant, dtype=np.int64)
-        relevant_position_in_shell = np.empty(num_relevant, dtype=np.int64)
-
-        # Scan in database order: the count of a shell when a relevant item arrives is that item's
-        # 0-based position inside its shell under index tie-breaking.
-        found = 0
-        for i in range(num_database):
-            distance = _distance(query, database_codes, i)
-            if database_labels[i] == label:
-                relevant_distance[found] = distance
-                relevant_position_in_shell[found] = shell_items[distance]
-                found += 1
-            shell_items[distance] += 1
-
-        shell_relevant = np.zeros(num_shells, dtype=np.int64)
-        for j in range(num_relevant):
-            shell_relevant[relevant_distance[j]] += 1
-        items_before = np.zeros(num_shells, dtype=np.int64)
-        relevant_before = np.zeros(num_shells, dtype=np.int64)
-        for d in range(1, num_shells):
-            items_before[d] = items_before[d - 1] + shell_items[d - 1]
-            relevant_before[d] = relevant_before[d - 1] + shell_relevant[d - 1]
-
-        # Stable ranks: relevant items arrive in database order, so a running count per shell
-        # gives each one's position among the shell's relevant items.
-        relevant_seen = np.zeros(num_shells, dtype=np.int64)
-        precision_total = 0.0
-        for j in range(num_relevant):
-            distance = relevant_distance[j]
-            hits = relevant_before[distance] + relevant_seen[distance] + 1
-            relevant_seen[distance] += 1
-            rank = items_before[distance] + relevant_position_in_shell[j] + 1
-            precision = hits / rank
-            precision_total += precision
-            for m in range(num_ks):
-                if rank <= ks[m]:
-                    precision_sum_at_k[q, m] += precision
-                    hits_at_k[q, m] += 1
-
-        tie_aware_total = 0.0
-        for d in range(num_shells):
-            if shell_relevant[d] > 0:
-                tie_aware_total += _tie_aware_shell_sum(
-                    items_before[d], relevant_before[d], shell_items[d], shell_relevant[d], harmonic
-                )
-
-        if num_relevant > 0:
-            average_precision[q] = precision_total / num_relevant
-            average_precision_tie_aware[q] = tie_aware_total / num_relevant
-        else:
-            average_precision[q] = 0.0
-            average_precision_tie_aware[q] = 0.0
-
-        for d in range(num_shells):
-            retrieved = items_before[d] + shell_items[d]
-            retrieved_relevant = relevant_before[d] + shell_relevant[d]
-            if retrieved > 0:
-                precision_partial[q, d] = retrieved_relevant / retrieved
-            if num_relevant > 0:
-                recall_partial[q, d] = retrieved_relevant / num_relevant
-
-    for d in range(num_shells):
-        precision_by_radius_sum[d] += precision_partial[:, d].sum()
-        recall_by_radius_sum[d] += recall_partial[:, d].sum()
-
-
 @njit(inline="always")
 def _distance_row(query, database_codes, row):
     # Written as a flat loop for one-word codes so that LLVM vectorises the popcount.
@@ -196,55 +91,205 @@ def _distance_row(query, database_codes, row):
             row[i] = _distance(query, database_codes, i)
 
 
+@njit(cache=True)
+def _count_shells(row, relevant_indices, num_shells, relevant_distance, relevant_position):
+    # Count items per distance in database order. When the scan reaches a relevant item, the
+    # count of its shell so far is its 0-based position inside the shell under index
+    # tie-breaking. Between relevant items, two interleaved counters shorten the dependency chain
+    # of repeated increments to one counter.
+    counts_even = np.zeros(num_shells, dtype=np.int64)
+    counts_odd = np.zeros(num_shells, dtype=np.int64)
+    start = 0
+    for j in range(relevant_indices.shape[0] + 1):
+        stop = relevant_indices[j] if j < relevant_indices.shape[0] else row.shape[0]
+        i = start
+        while i + 1 < stop:
+            counts_even[row[i]] += 1
+            counts_odd[row[i + 1]] += 1
+            i += 2
+        if i < stop:
+            counts_even[row[i]] += 1
+        if j < relevant_indices.shape[0]:
+            distance = row[stop]
+            relevant_distance[j] = distance
+            relevant_position[j] = counts_even[distance] + counts_odd[distance]
+            counts_even[distance] += 1
+        start = stop + 1
+    return counts_even + counts_odd
+
+
+@njit(cache=True)
+def _query_statistics(
+    q, query_codes, query_labels, database_codes, relevant_indices_by_class, class_offsets,
+    bits, ks, harmonic, average_precision, average_precision_tie_aware, precision_sum_at_k,
+    hits_at_k, precision_by_radius, recall_by_radius,
+):
+    num_database = database_codes.shape[0]
+    num_shells = bits + 1
+    label = query_labels[q]
+    relevant_indices = relevant_indices_by_class[class_offsets[label]:class_offsets[label + 1]]
+    num_relevant = relevant_indices.shape[0]
+
+    row = np.empty(num_database, dtype=np.uint8)
+    _distance_row(query_codes[q], database_codes, row)
+    relevant_distance = np.empty(num_relevant, dtype=np.int64)
+    relevant_position_in_shell = np.empty(num_relevant, dtype=np.int64)
+    shell_items = _count_shells(
+        row, relevant_indices, num_shells, relevant_distance, relevant_position_in_shell
+    )
+
+    shell_relevant = np.zeros(num_shells, dtype=np.int64)
+    for j in range(num_relevant):
+        shell_relevant[relevant_distance[j]] += 1
+    items_before = np.zeros(num_shells, dtype=np.int64)
+    relevant_before = np.zeros(num_shells, dtype=np.int64)
+    for d in range(1, num_shells):
+        items_before[d] = items_before[d - 1] + shell_items[d - 1]
+        relevant_before[d] = relevant_before[d - 1] + shell_relevant[d - 1]
+
+    # Stable ranks: relevant items come in database order, so a running count per shell gives
+    # each one's position among the shell's relevant items.
+    relevant_seen = np.zeros(num_shells, dtype=np.int64)
+    precision_total = 0.0
+    for j in range(num_relevant):
+        distance = relevant_distance[j]
+        hits = relevant_before[distance] + relevant_seen[distance] + 1
+        relevant_seen[distance] += 1
+        rank = items_before[distance] + relevant_position_in_shell[j] + 1
+        precision = hits / rank
+        precision_total += precision
+        for m in range(ks.shape[0]):
+            if rank <= ks[m]:
+                precision_sum_at_k[q, m] += precision
+                hits_at_k[q, m] += 1
+
+    tie_aware_total = 0.0
+    for d in range(num_shells):
+        if shell_relevant[d] > 0:
+            tie_aware_total += _tie_aware_shell_sum(
+                items_before[d], relevant_before[d], shell_items[d], shell_relevant[d], harmonic
+            )
+
+    if num_relevant > 0:
+        average_precision[q] = precision_total / num_relevant
+        average_precision_tie_aware[q] = tie_aware_total / num_relevant
+    else:
+        average_precision[q] = 0.0
+        average_precision_tie_aware[q] = 0.0
+
+    for d in range(num_shells):
+        retrieved = items_before[d] + shell_items[d]
+        retrieved_relevant = relevant_before[d] + shell_relevant[d]
+        if retrieved > 0:
+            precision_by_radius[q, d] = retrieved_relevant / retrieved
+        if num_relevant > 0:
+            recall_by_radius[q, d] = retrieved_relevant / num_relevant
+
+
+@njit(parallel=True, cache=True)
+def shell_statistics(
+    query_codes, query_labels, database_codes, relevant_indices_by_class, class_offsets, bits,
+    ks, harmonic, average_precision, average_precision_tie_aware, precision_sum_at_k, hits_at_k,
+    precision_by_radius, recall_by_radius,
+):
+    """Compute every per-query retrieval statistic for a chunk of queries, one thread per query.
+
+    Args:
+        query_codes: ``(q, W)`` uint64 packed codes. ``database_codes``: ``(N, W)`` uint64.
+        query_labels: dense int64 class ids in ``0..C-1``.
+        relevant_indices_by_class: database indices grouped by class, ascending inside each class;
+            class ``c`` owns ``relevant_indices_by_class[class_offsets[c]:class_offsets[c + 1]]``.
+        bits: code length K. ``ks``: int64 cut-offs for the ranking.
+        harmonic: output of :func:`harmonic_numbers` for at least N.
+
+    Outputs are written in place, one row per query: stable AP, tie-aware AP, the sum of
+    precision at the relevant ranks within each cut-off ``(q, len(ks))``, the relevant count
+    within each cut-off, and precision and recall at each radius ``(q, K + 1)``.
+    """
+    for q in prange(query_codes.shape[0]):
+        _query_statistics(
+            q, query_codes, query_labels, database_codes, relevant_indices_by_class,
+            class_offsets, bits, ks, harmonic, average_precision, average_precision_tie_aware,
+            precision_sum_at_k, hits_at_k, precision_by_radius, recall_by_radius,
+        )
+
+
+@njit(cache=True)
+def shell_statistics_serial(
+    query_codes, query_labels, database_codes, relevant_indices_by_class, class_offsets, bits,
+    ks, harmonic, average_precision, average_precision_tie_aware, precision_sum_at_k, hits_at_k,
+    precision_by_radius, recall_by_radius,
+):
+    """Single-threaded :func:`shell_statistics`, for work too small to repay waking threads."""
+    for q in range(query_codes.shape[0]):
+        _query_statistics(
+            q, query_codes, query_labels, database_codes, relevant_indices_by_class,
+            class_offsets, bits, ks, harmonic, average_precision, average_precision_tie_aware,
+            precision_sum_at_k, hits_at_k, precision_by_radius, recall_by_radius,
+        )
+
+
+@njit(cache=True)
+def _query_top_k(q, query_codes, database_codes, bits, k, distances_out, indices_out):
+    # One vectorised pass writes the distance row. A pass in blocks counts items per distance
+    # below a cut-off that shrinks to the smallest distance whose cumulative count reaches k,
+    # because items beyond it can never enter the top k. A last pass places the items at or below
+    # the cut-off by counting sort in database order.
+    num_database = database_codes.shape[0]
+    num_shells = bits + 1
+    row = np.empty(num_database, dtype=np.uint8)
+    _distance_row(query_codes[q], database_codes, row)
+
+    shell_items = np.zeros(num_shells, dtype=np.int64)
+    cutoff = bits
+    for start in range(0, num_database, CUTOFF_BLOCK):
+        stop = min(num_database, start + CUTOFF_BLOCK)
+        for i in range(start, stop):
+            distance = row[i]
+            if distance <= cutoff:
+                shell_items[distance] += 1
+        cumulative = 0
+        for d in range(cutoff + 1):
+            cumulative += shell_items[d]
+            if cumulative >= k:
+                cutoff = d
+                break
+
+    # slot[d]: next output slot for distance d; quota[d]: how many items of distance d fit.
+    slot = np.zeros(num_shells, dtype=np.int64)
+    quota = np.zeros(num_shells, dtype=np.int64)
+    filled = 0
+    for d in range(cutoff + 1):
+        slot[d] = filled
+        take = min(shell_items[d], k - filled)
+        quota[d] = take
+        filled += take
+
+    placed = 0
+    for i in range(num_database):
+        distance = row[i]
+        if distance <= cutoff and quota[distance] > 0:
+            quota[distance] -= 1
+            distances_out[q, slot[distance]] = distance
+            indices_out[q, slot[distance]] = i
+            slot[distance] += 1
+            placed += 1
+            if placed == k:
+                break
+
+
 @njit(parallel=True, cache=True)
 def top_k_scan(query_codes, database_codes, bits, k, distances_out, indices_out):
     """Write the exact top ``k`` of each query, ordered by (distance, database index).
 
-    Requires ``1 <= k <= N``. Per query: one vectorised pass writes the distance row; a pass in
-    blocks counts items per distance below a cut-off that shrinks to the smallest distance whose
-    cumulative count reaches ``k`` (items beyond it can never enter the top k); a last pass places
-    the items at or below the cut-off by counting sort in database order.
+    Requires ``1 <= k <= N``; ``distances_out`` and ``indices_out`` are ``(q, k)`` int64.
     """
-    num_queries = query_codes.shape[0]
-    num_database = database_codes.shape[0]
-    num_shells = bits + 1
-    for q in prange(num_queries):
-        row = np.empty(num_database, dtype=np.uint8)
-        _distance_row(query_codes[q], database_codes, row)
+    for q in prange(query_codes.shape[0]):
+        _query_top_k(q, query_codes, database_codes, bits, k, distances_out, indices_out)
 
-        shell_items = np.zeros(num_shells, dtype=np.int64)
-        cutoff = bits
-        for start in range(0, num_database, CUTOFF_BLOCK):
-            stop = min(num_database, start + CUTOFF_BLOCK)
-            for i in range(start, stop):
-                distance = row[i]
-                if distance <= cutoff:
-                    shell_items[distance] += 1
-            cumulative = 0
-            for d in range(cutoff + 1):
-                cumulative += shell_items[d]
-                if cumulative >= k:
-                    cutoff = d
-                    break
 
-        # slot[d]: next output slot for distance d; quota[d]: how many items of distance d fit.
-        slot = np.zeros(num_shells, dtype=np.int64)
-        quota = np.zeros(num_shells, dtype=np.int64)
-        filled = 0
-        for d in range(cutoff + 1):
-            slot[d] = filled
-            take = min(shell_items[d], k - filled)
-            quota[d] = take
-            filled += take
-
-        placed = 0
-        for i in range(num_database):
-            distance = row[i]
-            if distance <= cutoff and quota[distance] > 0:
-                quota[distance] -= 1
-                distances_out[q, slot[distance]] = distance
-                indices_out[q, slot[distance]] = i
-                slot[distance] += 1
-                placed += 1
-                if placed == k:
-                    break
+@njit(cache=True)
+def top_k_scan_serial(query_codes, database_codes, bits, k, distances_out, indices_out):
+    """Single-threaded :func:`top_k_scan`, for work too small to repay waking threads."""
+    for q in range(query_codes.shape[0]):
+        _query_top_k(q, query_codes, database_codes, bits, k, distances_out, indices_out)

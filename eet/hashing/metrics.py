@@ -28,7 +28,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from eet.hashing.kernels import harmonic_numbers, shell_statistics
+from eet.hashing.kernels import (
+    PARALLEL_MIN_PAIRS,
+    harmonic_numbers,
+    shell_statistics,
+    shell_statistics_serial,
+)
 from eet.hashing.packing import check_packed
 from eet.hashing.search import numba_threads
 
@@ -136,14 +141,20 @@ def evaluate_retrieval(
     started = time.perf_counter()
     classes, dense_labels = np.unique(np.concatenate([query_labels, db_labels]), return_inverse=True)
     dense_query_labels = np.ascontiguousarray(dense_labels[:num_queries], dtype=np.int64)
-    dense_db_labels = np.ascontiguousarray(dense_labels[num_queries:], dtype=np.int64)
+    dense_db_labels = dense_labels[num_queries:]
     class_sizes = np.bincount(dense_db_labels, minlength=len(classes))
-    relevant_counts = class_sizes[dense_query_labels].astype(np.int64)
+    class_offsets = np.concatenate([[0], np.cumsum(class_sizes)]).astype(np.int64)
+    # A stable sort keeps database indices ascending inside each class, as the kernel requires.
+    relevant_indices_by_class = np.argsort(dense_db_labels, kind="stable").astype(np.int64)
+    relevant_counts = class_sizes[dense_query_labels]
     harmonic = harmonic_numbers(num_database)
     chunk_size = _queries_per_chunk(
         num_queries, num_database, len(classes), bits, len(ks), int(class_sizes.max()),
         max_memory_bytes,
     )
+    kernel = shell_statistics
+    if num_queries * num_database < PARALLEL_MIN_PAIRS or num_threads == 1:
+        kernel = shell_statistics_serial
 
     k_array = np.asarray(ks, dtype=np.int64)
     average_precision = np.zeros(num_queries)
@@ -159,13 +170,16 @@ def evaluate_retrieval(
     ) as progress:
         for start in range(0, num_queries, chunk_size):
             chunk = slice(start, min(start + chunk_size, num_queries))
-            shell_statistics(
-                query_codes[chunk], dense_query_labels[chunk], db_codes, dense_db_labels,
-                relevant_counts[chunk], bits, k_array, harmonic,
+            precision_by_radius = np.zeros((chunk.stop - chunk.start, bits + 1))
+            recall_by_radius = np.zeros((chunk.stop - chunk.start, bits + 1))
+            kernel(
+                query_codes[chunk], dense_query_labels[chunk], db_codes,
+                relevant_indices_by_class, class_offsets, bits, k_array, harmonic,
                 average_precision[chunk], average_precision_tie_aware[chunk],
-                precision_sum_at_k[chunk], hits_at_k[chunk],
-                precision_by_radius_sum, recall_by_radius_sum,
+                precision_sum_at_k[chunk], hits_at_k[chunk], precision_by_radius, recall_by_radius,
             )
+            precision_by_radius_sum += precision_by_radius.sum(axis=0)
+            recall_by_radius_sum += recall_by_radius.sum(axis=0)
             progress.update(chunk.stop - chunk.start)
 
     map_at_k, precision_at_k = {}, {}
@@ -237,12 +251,13 @@ def _queries_per_chunk(
     largest_class: int,
     max_memory_bytes: int,
 ) -> int:
-    # Estimates of what evaluate_retrieval allocates beyond its inputs: label copies, the
-    # harmonic table, per-query outputs, per-query radius partial sums inside the kernel, and
-    # per-thread scratch (shell counters and two arrays over the query's relevant items).
-    fixed = 8 * (2 * (num_queries + num_database) + num_classes + num_database + 1)
-    fixed += 8 * (num_queries * (3 + 2 * num_ks) + 2 * (bits + 1))
-    fixed += 8 * (2 * largest_class + 6 * (bits + 1)) * numba.config.NUMBA_NUM_THREADS
+    # Estimates of what evaluate_retrieval allocates beyond its inputs: label arrays, the
+    # harmonic table, per-query outputs, per-thread scratch (the distance row, two arrays over the
+    # query's relevant items, shell counters) and per chunk the precision and recall by radius.
+    fixed = 8 * (3 * (num_queries + num_database) + 2 * num_classes + num_database + 1)
+    fixed += 8 * (num_queries * (2 + 2 * num_ks) + 2 * (bits + 1))
+    per_thread = num_database + 8 * (2 * largest_class + 8 * (bits + 1))
+    fixed += per_thread * numba.config.NUMBA_NUM_THREADS
     per_query = 8 * 2 * (bits + 1)
     if fixed + per_query > max_memory_bytes:
         raise ValueError(

@@ -10,7 +10,7 @@ import faiss
 import numba
 import numpy as np
 
-from eet.hashing.kernels import top_k_scan
+from eet.hashing.kernels import PARALLEL_MIN_PAIRS, top_k_scan, top_k_scan_serial
 from eet.hashing.packing import check_packed
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,11 @@ class HammingIndex:
         else:
             distances = np.empty((len(query_codes), k), dtype=np.int64)
             indices = np.empty((len(query_codes), k), dtype=np.int64)
+            kernel = top_k_scan
+            if len(query_codes) * len(self) < PARALLEL_MIN_PAIRS or num_threads == 1:
+                kernel = top_k_scan_serial
             with numba_threads(num_threads):
-                top_k_scan(query_codes, self.database_codes, self.bits, k, distances, indices)
+                kernel(query_codes, self.database_codes, self.bits, k, distances, indices)
         logger.debug(
             "searched top-%d of %d queries in %d %d-bit codes (%s) in %.3f s",
             k, len(query_codes), len(self), self.bits, self.backend,
