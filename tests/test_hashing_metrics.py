@@ -43,7 +43,7 @@ def test_map_ties_ranked_stably():
     assert metrics.map == pytest.approx(0.5, abs=1e-12)
 
 
-def test_map_ties_ranked_by_database_index_not_input_distance_order():
+def test_map_ties_ranked_by_index():
     # Item 2 (relevant) ties with item 0 at distance 1 and comes after it; item 1 is nearer.
     metrics = evaluate_one_query([1, 0, 1], [0, 0, 1])
     assert metrics.map == pytest.approx(1 / 3, abs=1e-12)
@@ -122,8 +122,8 @@ def test_map_at_k_counts_hit_at_rank_k():
     assert metrics.map_at_k[4] == pytest.approx(0.25, abs=1e-12)
 
 
-def test_map_at_k_normalised_by_hits_in_top_k():
-    # Relevant at ranks 1, 3 and 4; the top 3 holds two: (1/1 + 2/3) / 2, not divided by 3.
+def test_map_at_k_normaliser():
+    # Relevant at ranks 1, 3 and 4; the top 3 contains two: (1/1 + 2/3) / 2, not divided by 3.
     metrics = evaluate_one_query([0, 1, 2, 3], [1, 0, 1, 1], ks=(3,))
     assert metrics.map_at_k[3] == pytest.approx(5 / 6, abs=1e-12)
 
@@ -140,7 +140,7 @@ def test_precision_at_k():
     assert metrics.precision_at_k[3] == pytest.approx(2 / 3, abs=1e-12)
 
 
-def test_precision_at_k_above_database_size_divides_by_size():
+def test_precision_at_k_above_database_size():
     metrics = evaluate_one_query([0, 1, 2, 3], [1, 0, 1, 1], ks=(10,))
     assert metrics.precision_at_k[10] == pytest.approx(3 / 4, abs=1e-12)
 

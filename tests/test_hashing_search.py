@@ -91,7 +91,7 @@ def test_search_tie_at_cutoff_takes_lowest_indices(backend):
     assert distances.tolist() == [[1, 1]]
 
 
-def test_search_k_equal_to_database_size_returns_full_ranking():
+def test_search_k_equals_database_size():
     index = HammingIndex(codes_at_distances([3, 1, 2, 1]), bits=8)
     distances, indices = index.search(pack_codes(np.ones((1, 8))), k=4)
     assert indices.tolist() == [[1, 3, 2, 0]]

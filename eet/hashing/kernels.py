@@ -2,7 +2,7 @@
 
 Distances are integers in ``0..K``, so no kernel sorts: one scan over the database counts the items
 and the relevant items at every distance ("shells"), and ranks follow from those counts. Inside a
-shell the database order decides the stable rank, which the scan sees in index order.
+shell the database order decides the stable rank, and the scan visits items in that order.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-# Shells with at most this many items get their tie-aware sum by a direct loop; larger shells use
-# harmonic-number differences, whose rounding error shrinks relative to the sum as shells grow.
+# Shells with at most this many items get their tie-aware sum by a direct loop. Larger shells use
+# harmonic-number differences because their rounding error shrinks relative to the sum there.
 DIRECT_SHELL_MAX = 256
 
 # Database items per block between updates of the top-k distance cut-off in top_k_scan.
@@ -61,7 +61,7 @@ def harmonic_numbers(n):
 def _tie_aware_shell_sum(items_before, relevant_before, shell_items, shell_relevant, harmonic):
     # Expected sum of precision at each relevant position of one shell when the shell is in a
     # uniformly random order. Position p (1-based) is relevant with probability r/n and, given
-    # that, holds 1 + (p-1)(r-1)/(n-1) relevant items of the shell in expectation.
+    # that, contains 1 + (p-1)(r-1)/(n-1) relevant items of the shell in expectation.
     n = shell_items
     r = shell_relevant
     slope = 0.0 if n == 1 else (r - 1) / (n - 1)
@@ -95,27 +95,31 @@ def _distance_row(query, database_codes, row):
 def _count_shells(row, relevant_indices, num_shells, relevant_distance, relevant_position):
     # Count items per distance in database order. When the scan reaches a relevant item, the
     # count of its shell so far is its 0-based position inside the shell under index
-    # tie-breaking. Between relevant items, two interleaved counters shorten the dependency chain
-    # of repeated increments to one counter.
-    counts_even = np.zeros(num_shells, dtype=np.int64)
-    counts_odd = np.zeros(num_shells, dtype=np.int64)
+    # tie-breaking. Between relevant items, four interleaved counter rows break the dependency
+    # chain of repeated increments to one counter.
+    counts = np.zeros((4, num_shells), dtype=np.int64)
     start = 0
     for j in range(relevant_indices.shape[0] + 1):
         stop = relevant_indices[j] if j < relevant_indices.shape[0] else row.shape[0]
         i = start
-        while i + 1 < stop:
-            counts_even[row[i]] += 1
-            counts_odd[row[i + 1]] += 1
-            i += 2
-        if i < stop:
-            counts_even[row[i]] += 1
+        while i + 3 < stop:
+            counts[0, row[i]] += 1
+            counts[1, row[i + 1]] += 1
+            counts[2, row[i + 2]] += 1
+            counts[3, row[i + 3]] += 1
+            i += 4
+        while i < stop:
+            counts[0, row[i]] += 1
+            i += 1
         if j < relevant_indices.shape[0]:
             distance = row[stop]
             relevant_distance[j] = distance
-            relevant_position[j] = counts_even[distance] + counts_odd[distance]
-            counts_even[distance] += 1
+            relevant_position[j] = (
+                counts[0, distance] + counts[1, distance] + counts[2, distance] + counts[3, distance]
+            )
+            counts[0, distance] += 1
         start = stop + 1
-    return counts_even + counts_odd
+    return counts[0] + counts[1] + counts[2] + counts[3]
 
 
 @njit(cache=True)

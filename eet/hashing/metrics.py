@@ -11,7 +11,7 @@ Definitions, for one query with R relevant database items (same class label) amo
   in the Presence of Tied Scores", ECIR 2008), computed in closed form per distance.
 - AP@k cuts the ranking after k items and divides the sum of precision at the relevant ranks by
   the number of relevant items within the top k (the convention of deep-hashing evaluation code);
-  AP@k is 0 when the top k holds no relevant item.
+  AP@k is 0 when the top k contains no relevant item.
 - precision@k is the fraction of relevant items among the top min(k, N).
 - At Hamming radius r, the retrieved set is every item at distance <= r; precision is 0 when that
   set is empty and recall is 0 when R = 0. The curve averages both over all queries.
