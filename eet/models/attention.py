@@ -1,4 +1,4 @@
-"""A timm ViT block forward that also returns the attention statistics CTP scores tokens with.
+"""A timm ViT block forward, split in halves, that also returns the statistics CTP scores with.
 
 timm's fused attention (``F.scaled_dot_product_attention``) returns no attention weights. The
 CTP score needs only two statistics per head: the CLS query's attention row over all tokens and
@@ -65,13 +65,14 @@ def _attention_with_statistics(
     return out, cls_attention, head_output_norms
 
 
-def block_forward_with_statistics(
+def attention_residual_with_statistics(
     block: Block, x: torch.Tensor, explicit: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Run a timm ViT block and return the attention statistics that CTP scores tokens with.
+    """Run the attention half of a timm ViT block and return the statistics CTP scores tokens with.
 
-    Without attention masks and with the same weights, the block output equals ``block(x)`` up to
-    float rounding.
+    ``mlp_residual(block, attention_residual_with_statistics(block, x)[0])`` equals ``block(x)``
+    up to float rounding (without attention masks). Because the MLP half acts on every token
+    separately, tokens can be pruned between the two halves without changing the kept tokens.
 
     Args:
         block: a timm ``Block`` whose ``attn`` is timm's ``Attention`` (see ``check_scoring_block``).
@@ -79,13 +80,17 @@ def block_forward_with_statistics(
         explicit: compute the full attention matrix instead of the fused kernel plus the CLS row.
 
     Returns:
-        The (B, N, C) block output, the (B, H, N) softmax attention of the CLS query over all
-        tokens, and the (B, H, N) L2 norm of each head's attention output at each token. The two
-        statistics carry no gradient.
+        The (B, N, C) tokens after the attention residual, the (B, H, N) softmax attention of the
+        CLS query over all tokens, and the (B, H, N) L2 norm of each head's attention output at
+        each token. The two statistics carry no gradient.
     """
     attn_out, cls_attention, head_output_norms = _attention_with_statistics(
         block.attn, block.norm1(x), explicit
     )
     x = x + block.drop_path1(block.ls1(attn_out))
-    x = x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))
     return x, cls_attention, head_output_norms
+
+
+def mlp_residual(block: Block, x: torch.Tensor) -> torch.Tensor:
+    """Run the MLP half of a timm ViT block on (B, N, C) tokens."""
+    return x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))
