@@ -9,8 +9,8 @@ from eet.hashing.packing import pack_codes, unpack_codes
 from eet.hashing.reference import evaluate_reference, hamming_distances
 from eet.hashing.search import HammingIndex
 
-# Every length from 1 to 64 bits, plus lengths that span two and three words.
-BIT_LENGTHS = st.one_of(st.integers(1, 64), st.sampled_from([65, 100, 130]))
+# Every length from 1 to 64 bits, plus lengths that span two to four words, up to the 255 maximum.
+BIT_LENGTHS = st.one_of(st.integers(1, 64), st.sampled_from([65, 100, 130, 200, 255]))
 
 
 @st.composite

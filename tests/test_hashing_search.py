@@ -141,3 +141,39 @@ def test_search_rejects_too_many_threads():
     index = HammingIndex(codes_at_distances([0, 1]), bits=8)
     with pytest.raises(ValueError, match="num_threads must be in 1.."):
         index.search(pack_codes(np.ones((1, 8))), k=1, num_threads=10_000)
+
+
+def test_search_bits_above_255_raise():
+    codes = pack_codes(np.ones((2, 256)))
+    with pytest.raises(ValueError, match="bits must be an integer in 1..255"):
+        HammingIndex(codes, bits=256)
+
+
+@pytest.mark.parametrize("backend", ["scan", "faiss"])
+def test_search_255_bit_codes_far_apart(backend):
+    # Distances of 200 and more exceed the 128 limit of the scan's word-wise skip test.
+    bits = 255
+    rng = np.random.default_rng(255)
+    query = np.ones((3, bits))
+    db = np.ones((400, bits))
+    for row in range(400):
+        db[row, : rng.integers(150, bits + 1)] = -1
+    distances, indices = HammingIndex(pack_codes(db), bits, backend=backend).search(
+        pack_codes(query), k=40
+    )
+    expected_distances, expected_indices = stable_top_k(pack_codes(query), pack_codes(db), bits, 40)
+    assert np.array_equal(indices, expected_indices)
+    assert np.array_equal(distances, expected_distances)
+
+
+@pytest.mark.parametrize("bits, k", [(16, 1), (16, 300), (64, 100), (100, 5000)])
+def test_search_many_blocks_matches_stable_sort(bits, k):
+    # 20,000 items span several cut-off blocks, so the cut-off shrinks and runs get skipped.
+    rng = np.random.default_rng(bits + k)
+    pool = rng.standard_normal((3000, bits))
+    db = pack_codes(pool[rng.integers(0, 3000, 20_000)])
+    queries = pack_codes(rng.standard_normal((6, bits)))
+    distances, indices = HammingIndex(db, bits).search(queries, k=k)
+    expected_distances, expected_indices = stable_top_k(queries, db, bits, k)
+    assert np.array_equal(indices, expected_indices)
+    assert np.array_equal(distances, expected_distances)

@@ -11,12 +11,19 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+# Distance rows are uint8, so codes may have at most 255 bits.
+MAX_BITS = 255
+
 # Shells with at most this many items get their tie-aware sum by a direct loop. Larger shells use
 # harmonic-number differences because their rounding error shrinks relative to the sum there.
 DIRECT_SHELL_MAX = 256
 
-# Database items per block between updates of the top-k distance cut-off in top_k_scan.
+# Database items per block between updates of the top-k distance cut-off in top_k_scan, and per
+# run whose minimum distance decides whether the scan can skip the run.
 CUTOFF_BLOCK = 4096
+SKIP_RUN = 64
+LOW_BYTES = np.uint64(0x0101010101010101)
+HIGH_BYTES = np.uint64(0x8080808080808080)
 
 # Query-item pairs below which the serial kernels run: waking the thread pool costs more than
 # the scan (a parallel call on a 1 x 4 problem took 20-250 ms here with numba's OpenMP layer).
@@ -235,28 +242,53 @@ def shell_statistics_serial(
 
 @njit(cache=True)
 def _query_top_k(q, query_codes, database_codes, bits, k, distances_out, indices_out):
-    # One vectorised pass writes the distance row. A pass in blocks counts items per distance
-    # below a cut-off that shrinks to the smallest distance whose cumulative count reaches k,
-    # because items beyond it can never enter the top k. A last pass places the items at or below
-    # the cut-off by counting sort in database order.
+    # One vectorised pass writes the distance row. A second pass records candidates in database
+    # order and counts them per distance. After every block, the cut-off becomes the smallest
+    # distance whose count reaches k. From then on only items nearer than the cut-off can enter
+    # the top k, because the ties at the cut-off already counted come first by index. Runs of
+    # SKIP_RUN items without such an item are skipped by a word-wise test. A counting sort over
+    # the candidates fills the output.
     num_database = database_codes.shape[0]
     num_shells = bits + 1
-    row = np.empty(num_database, dtype=np.uint8)
+    # The row is padded to whole words with 255, which the skip test never reports.
+    padded_length = (num_database + 7) // 8 * 8
+    padded_row = np.full(padded_length, 255, dtype=np.uint8)
+    row = padded_row[:num_database]
     _distance_row(query_codes[q], database_codes, row)
+    row_words = padded_row.view(np.uint64)
 
     shell_items = np.zeros(num_shells, dtype=np.int64)
+    candidates = np.empty(num_database, dtype=np.int64)
+    num_candidates = 0
     cutoff = bits
-    for start in range(0, num_database, CUTOFF_BLOCK):
-        stop = min(num_database, start + CUTOFF_BLOCK)
-        for i in range(start, stop):
-            distance = row[i]
-            if distance <= cutoff:
-                shell_items[distance] += 1
+    limit = bits + 1  # items at distance >= limit can no longer enter the top k
+    for block_start in range(0, num_database, CUTOFF_BLOCK):
+        block_stop = min(num_database, block_start + CUTOFF_BLOCK)
+        for run_start in range(block_start, block_stop, SKIP_RUN):
+            run_stop = min(block_stop, run_start + SKIP_RUN)
+            # For n <= 128, some byte of word w is below n exactly when
+            # (w - n * 0x01..01) & ~w & 0x80..80 is nonzero. Words past run_stop belong to the
+            # next run or the padding and can only cause a needless scalar pass.
+            if limit <= 128:
+                threshold = np.uint64(limit) * LOW_BYTES
+                found = np.uint64(0)
+                for w in range(run_start // 8, (run_stop + 7) // 8):
+                    word = row_words[w]
+                    found |= (word - threshold) & ~word & HIGH_BYTES
+                if found == 0:
+                    continue
+            for i in range(run_start, run_stop):
+                distance = row[i]
+                if distance < limit:
+                    shell_items[distance] += 1
+                    candidates[num_candidates] = i
+                    num_candidates += 1
         cumulative = 0
-        for d in range(cutoff + 1):
+        for d in range(min(limit, num_shells)):
             cumulative += shell_items[d]
             if cumulative >= k:
                 cutoff = d
+                limit = d
                 break
 
     # slot[d]: next output slot for distance d; quota[d]: how many items of distance d fit.
@@ -270,7 +302,8 @@ def _query_top_k(q, query_codes, database_codes, bits, k, distances_out, indices
         filled += take
 
     placed = 0
-    for i in range(num_database):
+    for c in range(num_candidates):
+        i = candidates[c]
         distance = row[i]
         if distance <= cutoff and quota[distance] > 0:
             quota[distance] -= 1

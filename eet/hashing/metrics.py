@@ -35,7 +35,7 @@ from eet.hashing.kernels import (
     shell_statistics_serial,
 )
 from eet.hashing.packing import check_packed
-from eet.hashing.search import numba_threads
+from eet.hashing.search import check_bits_supported, numba_threads
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ def evaluate_retrieval(
     Returns:
         A :class:`RetrievalMetrics`.
     """
+    check_bits_supported(bits)
     query_codes = check_packed(query_codes, bits, name="query_codes")
     db_codes = check_packed(db_codes, bits, name="db_codes")
     query_labels = _check_labels(query_labels, len(query_codes), "query")

@@ -10,7 +10,7 @@ import faiss
 import numba
 import numpy as np
 
-from eet.hashing.kernels import PARALLEL_MIN_PAIRS, top_k_scan, top_k_scan_serial
+from eet.hashing.kernels import MAX_BITS, PARALLEL_MIN_PAIRS, top_k_scan, top_k_scan_serial
 from eet.hashing.packing import check_packed
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class HammingIndex:
     def __init__(self, database_codes: np.ndarray, bits: int, backend: str = "scan"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_bits_supported(bits)
         self.bits = int(bits)
         self.backend = backend
         self.database_codes = check_packed(database_codes, bits, name="database_codes")
@@ -101,6 +102,15 @@ class HammingIndex:
             time.perf_counter() - started,
         )
         return distances, indices
+
+
+def check_bits_supported(bits: int) -> None:
+    """Raise ValueError unless ``bits`` is a code length the compiled kernels support."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
+        raise ValueError(
+            f"bits must be an integer in 1..{MAX_BITS}, got {bits!r}; the kernels store "
+            "distances as uint8"
+        )
 
 
 def _check_thread_count(num_threads: int, maximum: int) -> None:
