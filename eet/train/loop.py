@@ -195,10 +195,7 @@ def _fit(
     batch_size = int(schedule["batch_size"])
     steps_per_epoch = max(len(dataset) // batch_size, 1)
     epochs = int(schedule["epochs"])
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=float(schedule["lr"]), momentum=float(schedule["momentum"]),
-        weight_decay=float(schedule["weight_decay"]),
-    )
+    optimizer = build_optimizer(model, schedule)
     scheduler = warmup_cosine(optimizer, int(schedule["warmup_steps"]), epochs * steps_per_epoch)
 
     start_epoch, run_id = 0, None
@@ -283,6 +280,14 @@ def _fit(
     )
     os.remove(context.checkpoint_path)
     logger.info("saved %s to %s", context.cell, context.out_path)
+
+
+def build_optimizer(model: nn.Module, schedule: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper's recipe) or AdamW (for ViTs trained from scratch)."""
+    lr, weight_decay = float(schedule["lr"]), float(schedule["weight_decay"])
+    if schedule["optimizer"] == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(schedule["momentum"]), weight_decay=weight_decay)
 
 
 def load_model(path: Path) -> HashViT:
