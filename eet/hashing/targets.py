@@ -43,8 +43,7 @@ def learn_target_codes(
         seed: seed of the random initialisation of V and R.
 
     Returns:
-        (n, K) int8 array of ±1 (a zero from sign() becomes +1). Images of one class share a code
-        in the common case, because the quantisation term is weighted far below the label term.
+        (n, K) int8 array of ±1 (a zero from sign() becomes +1). Images of one class share a code.
 
     Raises:
         ValueError: on an empty label vector, a label outside 0..C-1 or a non-positive setting.
@@ -54,7 +53,10 @@ def learn_target_codes(
     rng = np.random.default_rng(seed)
     num_items = labels.shape[0]
 
-    codes_real = rng.standard_normal((bits, num_items))
+    # NOTE: V starts with one random column per class rather than per image. Every update keeps
+    # images of a class equal, so they share a code even when K exceeds the number of classes;
+    # with per-image starts, the K - C directions that labels leave undetermined stay random per image.
+    codes_real = rng.standard_normal((bits, num_classes))[:, labels]
     rotation, _ = np.linalg.qr(rng.standard_normal((bits, bits)))
     codes_binary = _sign(rotation @ codes_real)
 
