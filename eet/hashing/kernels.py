@@ -19,7 +19,7 @@ MAX_BITS = 255
 DIRECT_SHELL_MAX = 256
 
 # Database items per block between updates of the top-k distance cut-off in top_k_scan, and per
-# run whose minimum distance decides whether the scan can skip the run.
+# run that the scan skips when no distance in it is below the cut-off.
 CUTOFF_BLOCK = 4096
 SKIP_RUN = 64
 LOW_BYTES = np.uint64(0x0101010101010101)

@@ -58,7 +58,7 @@ class HammingIndex:
         return (self.bits + 7) // 8
 
     def _as_faiss_bytes(self, packed: np.ndarray) -> np.ndarray:
-        # Little-endian words store column j in byte j // 8, so the first ceil(K / 8) bytes hold
+        # Little-endian words store column j in byte j // 8, so the first ceil(K / 8) bytes contain
         # the whole code and the zero padding bits add nothing to distances.
         as_bytes = packed.astype("<u8", copy=False).view(np.uint8)
         return np.ascontiguousarray(as_bytes[:, : self._code_bytes])
