@@ -7,8 +7,7 @@ Definitions, for one query with R relevant database items (same class label) amo
   (relevant items up to that rank / rank). A query with R = 0 has AP 0, counts in every mean and
   is reported in ``queries_without_relevant``.
 - Tie-aware AP is the expected AP when every group of equal distances is in a uniformly random
-  order (McSherry and Najork, "Computing Information Retrieval Performance Measures Efficiently
-  in the Presence of Tied Scores", ECIR 2008), computed in closed form per distance.
+  order, computed in closed form per distance (no sampling of orders).
 - AP@k cuts the ranking after k items and divides the sum of precision at the relevant ranks by
   the number of relevant items within the top k (the convention of deep-hashing evaluation code);
   AP@k is 0 when the top k contains no relevant item.
