@@ -47,7 +47,7 @@ class SplitImageDataset(Dataset):
 
     def __init__(self, table: pd.DataFrame, transform: v2.Compose) -> None:
         self.paths = table["path"].tolist()
-        self.labels = torch.as_tensor(table["label"].to_numpy(), dtype=torch.long)
+        self.labels = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
         self.transform = transform
 
     def __len__(self) -> int:

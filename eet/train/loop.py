@@ -83,6 +83,7 @@ def train_teacher(table: pd.DataFrame, targets: Mapping[int, np.ndarray], config
     train_rows = split_rows(table, "train")
     num_classes = int(table["label"].max()) + 1
     bits = sorted(targets)
+    torch.manual_seed(int(config["seed"]))  # initial weights depend on the seed alone
     model = build_hash_vit(config["model"]["teacher"], num_classes, bits, prune=False)
     target_tensors = {k: torch.as_tensor(targets[k], dtype=torch.float32) for k in bits}
     _check_target_rows(target_tensors, len(train_rows))
@@ -111,6 +112,7 @@ def train_student(
     train_rows = split_rows(table, "train")
     num_classes = int(table["label"].max()) + 1
     student_arch = config["model"]["student"]
+    torch.manual_seed(int(config["seed"]))
     model = build_hash_vit(student_arch, num_classes, [bits], prune=variant.prune)
     target_tensor = torch.as_tensor(target, dtype=torch.float32)
     _check_target_rows({bits: target_tensor}, len(train_rows))
@@ -185,7 +187,6 @@ def _fit(
     train_config = config["train"]
     device = select_device(train_config["device"])
     seed = int(config["seed"])
-    torch.manual_seed(seed)
     model.to(device)
     if frozen is not None:
         frozen.to(device).eval()
