@@ -8,7 +8,7 @@ FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test bench clean-results
+.PHONY: setup demo test mlflow-ui clean-results
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
+
+# The MLflow UI on http://127.0.0.1:5000, one row per cell; loopback only.
+mlflow-ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/results/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
 
 clean-results:
 	rm -rf results .snakemake

@@ -42,13 +42,17 @@ def ensure_store(uri: str, experiment: str) -> str:
     Call this once before parallel jobs start: several processes creating a fresh SQLite store at
     the same moment race on its schema.
     """
+    artifact_location = None
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # Artifacts go beside the database; MLflow's default is ./mlruns in whatever folder a job runs.
+        database_dir = Path(uri.removeprefix("sqlite:///")).parent
+        database_dir.mkdir(parents=True, exist_ok=True)
+        artifact_location = (database_dir / "mlartifacts").as_uri()
     client = MlflowClient(uri)
     found = _retry(lambda: client.get_experiment_by_name(experiment))
     if found is not None:
         return found.experiment_id
-    experiment_id = _retry(lambda: client.create_experiment(experiment))
+    experiment_id = _retry(lambda: client.create_experiment(experiment, artifact_location=artifact_location))
     logger.info("created MLflow experiment %r (id %s) in %s", experiment, experiment_id, uri)
     return experiment_id
 

@@ -44,3 +44,10 @@ def test_params_flattened(tmp_path):
     params = MlflowClient(uri).get_run(run_id).data.params
     assert params["train.teacher.lr"] == "0.01"
     assert params["bits"] == "[16, 32]"
+
+
+def test_sqlite_artifacts_stored_beside_database(tmp_path):
+    uri = _uri(tmp_path)
+    experiment_id = tracking.ensure_store(uri, "exp")
+    location = MlflowClient(uri).get_experiment(experiment_id).artifact_location
+    assert location == (tmp_path / "mlartifacts").as_uri()

@@ -105,3 +105,58 @@ def _job_counts(output: str) -> dict[str, int]:
         elif in_table and counts:
             break
     return counts
+
+
+def test_mlflow_ui_lists_one_row_per_cell(finished_run):
+    workdir, _ = finished_run
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{workdir / 'results' / 'mlflow.db'}",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        experiments = _get_json(port, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=eet-micro")
+        experiment_id = experiments["experiment"]["experiment_id"]
+        runs = _post_json(port, "/api/2.0/mlflow/runs/search", {"experiment_ids": [experiment_id]})["runs"]
+        names = sorted(run["info"]["run_name"] for run in runs)
+        assert names == ["synthetic_cub/16/eet", "synthetic_cub/16/vit", "synthetic_cub/teacher"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get_json(port: int, path: str, timeout: float = 60.0) -> dict:
+    return _request(port, path, None, timeout)
+
+
+def _post_json(port: int, path: str, body: dict, timeout: float = 60.0) -> dict:
+    return _request(port, path, body, timeout)
+
+
+def _request(port: int, path: str, body: dict | None, timeout: float) -> dict:
+    """Call the local MLflow server, waiting up to ``timeout`` seconds for it to start."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
