@@ -24,7 +24,7 @@ from tqdm import tqdm
 from eet import tracking
 from eet.hashing.metrics import evaluate_retrieval
 from eet.hashing.packing import pack_codes
-from eet.train.data import SplitImageDataset, make_loader, split_rows, test_transform
+from eet.train.data import SplitImageDataset, make_loader, split_rows, eval_transform
 from eet.train.checkpoint import load_checkpoint
 from eet.train.loop import load_model, select_device
 from eet.train.variants import get_variant
@@ -38,7 +38,7 @@ PROTOCOLS = ("asymmetric", "symmetric")
 def compute_hash_outputs(model: torch.nn.Module, rows: pd.DataFrame, bits: int, img_size: int,
                          batch_size: int, device: torch.device, desc: str) -> np.ndarray:
     """Return the (n, bits) real hash outputs of ``rows`` under the test transform."""
-    loader = make_loader(SplitImageDataset(rows, test_transform(img_size)), batch_size, shuffle=False,
+    loader = make_loader(SplitImageDataset(rows, eval_transform(img_size)), batch_size, shuffle=False,
                          num_workers=0, seed=0)
     outputs = []
     for images, _, _ in tqdm(loader, desc=desc, unit="batch", disable=None, leave=False):

@@ -27,7 +27,7 @@ def train_transform(img_size: int, crop_scale: Sequence[float]) -> v2.Compose:
     ])
 
 
-def test_transform(img_size: int) -> v2.Compose:
+def eval_transform(img_size: int) -> v2.Compose:
     """Resize to img_size * 256/224 + centre crop + ImageNet normalisation."""
     return v2.Compose([
         v2.ToImage(),
