@@ -1,7 +1,7 @@
 """Hash-code extraction and retrieval evaluation of one cell (dataset x bits x variant).
 
 Query set: the official test split. Database: the official training split. Two protocols:
-- ``asymmetric`` (the paper's): query codes = sign(student(test image)); database codes = the
+- ``asymmetric`` (the protocol of the EET paper): query codes = sign(student(test image)); database codes = the
   label-derived target codes of the training images.
 - ``symmetric``: database codes = sign(student(training image under the test transform)).
 """

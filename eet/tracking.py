@@ -1,9 +1,9 @@
 """MLflow helpers: one run per cell (dataset x bits x variant) and one per teacher.
 
 Runs are addressed by an explicit run id through ``MlflowClient`` rather than MLflow's global active
-run, so training, evaluation and latency jobs in different processes add to the same run. The run of
-a cell is identified by the tag ``eet.cell``; starting a fresh training run for a cell marks older
-runs of that cell as deleted, so the MLflow UI shows one row per cell.
+run, so training, evaluation and latency jobs in different processes add to the same run. The tag
+``eet.cell`` identifies the run of a cell. Starting a fresh training run for a cell marks older runs
+of that cell as deleted, so the MLflow UI shows one row per cell.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every image shows one "bird": a body (an ellipse in a neutral colour that carries no class
 information) with a small head patch at one end. The class is the head's hue and texture pattern,
-so only a local part of about 1/36 of the image tells classes apart, and the bird sits at a random
+so only a local part of about 1/36 of the image separates the classes, and the bird sits at a random
 place on a cluttered background with low-saturation distractor shapes. Attending to the head region
 is therefore what a model must learn, which is the situation CTP and DRG are designed for.
 

@@ -5,7 +5,7 @@ alternating minimisation of
 
     sigma * ||Y - U V||^2 + delta * ||B - R V||^2
 
-where Y (C x n) holds one-hot labels, V (K x n) real-valued codes, U (C x K) a linear decoder of
+where Y (C x n) contains one-hot labels, V (K x n) real-valued codes, U (C x K) a linear decoder of
 labels, R (K x K) an orthogonal rotation and B = sign(R V) the binary codes. Y is never built: every
 product with it is computed from the label vector (a sum of columns per class, or a row lookup), so
 memory grows with C*K + n*K, not with C*n.
@@ -54,8 +54,8 @@ def learn_target_codes(
     num_items = labels.shape[0]
 
     # NOTE: V starts with one random column per class rather than per image. Every update keeps
-    # images of a class equal, so they share a code even when K exceeds the number of classes;
-    # with per-image starts, the K - C directions that labels leave undetermined stay random per image.
+    # images of a class equal, so they share a code even when K exceeds the number of classes.
+    # With per-image starts, the K - C directions that labels leave undetermined stay random per image.
     codes_real = rng.standard_normal((bits, num_classes))[:, labels]
     rotation, _ = np.linalg.qr(rng.standard_normal((bits, bits)))
     codes_binary = _sign(rotation @ codes_real)

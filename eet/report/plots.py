@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def plot_map_vs_bits(results: pd.DataFrame, out_path: Path) -> None:
-    """One panel per dataset: mAP against bits, a line per variant, solid/dashed per protocol."""
+    """Plot mAP against bits: a panel per dataset, a line per variant, solid or dashed per protocol."""
     data = results.assign(mAP=100 * results["map"])
     grid = sns.relplot(
         data=data, x="bits", y="mAP", hue="variant", style="protocol", col="dataset", kind="line",
@@ -28,7 +28,7 @@ def plot_map_vs_bits(results: pd.DataFrame, out_path: Path) -> None:
 
 
 def plot_latency_vs_map(results: pd.DataFrame, latency: pd.DataFrame, out_path: Path) -> None:
-    """Paper-protocol mAP against median latency of the variant's architecture, per dataset and batch size.
+    """Plot paper-protocol mAP against median latency of the variant's architecture, per dataset and batch size.
 
     Uses float32 rows of the first device in the latency table. ``vit`` runs the unpruned student;
     every other variant runs the pruned one.

@@ -1,7 +1,7 @@
 """Result tables of the whole grid: mAP per dataset x bits x variant, and latency per model.
 
 mAP values in the wide tables are percentages (100 x mAP) rounded to two decimals, as retrieval
-papers report them; the long table keeps the raw fractions of every metric.
+papers report them. The long table keeps the raw fractions of every metric.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ StepFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.
 
 @dataclass
 class RunContext:
-    """Where a training job writes and whom it reports to."""
+    """Output path and MLflow identity of one training job."""
 
     out_path: Path  # final model file
     tracking_uri: str
@@ -284,7 +284,7 @@ def _fit(
 
 
 def build_optimizer(model: nn.Module, schedule: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper's recipe) or AdamW (for ViTs trained from scratch)."""
+    """Build SGD with momentum (the EET paper's recipe) or AdamW (suited to ViTs trained from scratch)."""
     lr, weight_decay = float(schedule["lr"]), float(schedule["weight_decay"])
     if schedule["optimizer"] == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
