@@ -21,8 +21,12 @@ def _config_files() -> list[Path]:
 
 
 def _merged_config(files: list[Path]) -> dict:
-    """Merge config.yaml and ``files`` the way Snakemake does for these keys."""
-    merged = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    """Merge ``files`` the way Snakemake does for these keys.
+
+    The Snakefile loads config/config.yaml only when no --configfile is given, so it is the base
+    only for an empty ``files``.
+    """
+    merged = {} if files else yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     for path in files:
         extra = yaml.safe_load(path.read_text())
         merged = {**merged, **extra, "datasets": {**merged.get("datasets", {}), **extra.get("datasets", {})}}
