@@ -23,3 +23,53 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str
     config.update(overrides or {})
     validate(config, schema=str(SCHEMA_PATH), set_default=True)
     return config
+
+
+def check_config(config: dict[str, Any], check_files: bool = True) -> None:
+    """Check what the JSON schema cannot, so a bad config fails before any job runs.
+
+    Checks that every dataset is in the registry with valid options, that both model sections build
+    (pruning schedule included), that the pretrained files exist, that teacher and student see the
+    same image size, and that DRG hides no more patches than an image has. Models are built on
+    torch's meta device, which allocates no memory and reads no weights. ``check_files=False`` skips
+    the pretrained files, so a dry run can plan a grid whose weights are not in place yet.
+
+    Raises:
+        ValueError: naming the config key and the value at fault.
+    """
+    import torch
+
+    from eet.data.registry import get_dataset
+    from eet.models.vit import build_hash_vit
+
+    for name, entry in config["datasets"].items():
+        try:
+            spec = get_dataset(name)
+        except KeyError as error:
+            raise ValueError(f"datasets.{name}: {error.args[0]}") from None
+        spec.resolve_options(entry.get("options"))
+
+    models = config["model"]
+    for role in ("teacher", "student"):
+        pretrained = models[role].get("pretrained_file")
+        if check_files and pretrained and not Path(pretrained).is_file():
+            raise ValueError(
+                f"model.{role}.pretrained_file {pretrained!r} does not exist; put the timm checkpoint there "
+                "or set it to null to train from scratch"
+            )
+    with torch.device("meta"):
+        teacher = build_hash_vit({**models["teacher"], "pretrained_file": None}, 2, [8], prune=False)
+        build_hash_vit({**models["student"], "pretrained_file": None}, 2, [8], prune=True)
+
+    needs_teacher = {"eet", "ctp+dkt", "ctp+drg"} & set(config["variants"])
+    teacher_size, student_size = models["teacher"].get("img_size"), models["student"].get("img_size")
+    if needs_teacher and teacher_size != student_size:
+        raise ValueError(
+            f"variants {sorted(needs_teacher)} feed the same images to teacher and student, so "
+            f"model.teacher.img_size ({teacher_size}) must equal model.student.img_size ({student_size})"
+        )
+    num_patches = config["drg"]["num_patches"]
+    if num_patches > teacher.num_patches:
+        raise ValueError(
+            f"drg.num_patches is {num_patches}, but an image has only {teacher.num_patches} patches; lower it"
+        )

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from eet.config import load_config
+from eet.config import check_config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
@@ -70,4 +70,69 @@ def test_workflow_fails_on_unknown_key_before_jobs(tmp_path):
     )
     assert result.returncode != 0
     assert "trackng_uri" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def _checked(tmp_path, values: dict) -> None:
+    check_config(load_config(_write(tmp_path, values)))
+
+
+def test_check_rejects_unregistered_dataset(tmp_path):
+    values = _default()
+    values["datasets"]["imagenet"] = {"root": "x"}
+    with pytest.raises(ValueError, match="datasets.imagenet: unknown dataset 'imagenet'; known datasets: cub200"):
+        _checked(tmp_path, values)
+
+
+def test_check_rejects_unknown_dataset_option(tmp_path):
+    values = _default()
+    values["datasets"]["fashion_mnist"]["options"]["train_per_klass"] = 3
+    with pytest.raises(ValueError, match="train_per_klass"):
+        _checked(tmp_path, values)
+
+
+def test_check_rejects_increasing_keep_counts(tmp_path):
+    values = _default()
+    values["model"]["student"]["keep_counts"] = [16, 32, 4]
+    with pytest.raises(ValueError, match="model.student.keep_counts"):
+        _checked(tmp_path, values)
+
+
+def test_check_rejects_missing_pretrained_file(tmp_path):
+    values = _default()
+    values["model"]["teacher"]["pretrained_file"] = str(tmp_path / "absent.safetensors")
+    with pytest.raises(ValueError, match="model.teacher.pretrained_file .*absent.safetensors' does not exist"):
+        _checked(tmp_path, values)
+
+
+def test_check_skips_pretrained_file_when_asked(tmp_path):
+    values = _default()
+    values["model"]["teacher"]["pretrained_file"] = str(tmp_path / "absent.safetensors")
+    check_config(load_config(_write(tmp_path, values)), check_files=False)
+
+
+def test_check_rejects_image_size_mismatch(tmp_path):
+    values = _default()
+    values["model"]["teacher"]["img_size"] = 96
+    with pytest.raises(ValueError, match=r"model.teacher.img_size \(96\) must equal model.student.img_size \(64\)"):
+        _checked(tmp_path, values)
+
+
+def test_check_rejects_too_many_drg_patches(tmp_path):
+    values = _default()
+    values["drg"] = {"num_patches": 65}
+    with pytest.raises(ValueError, match="drg.num_patches is 65, but an image has only 64 patches"):
+        _checked(tmp_path, values)
+
+
+def test_workflow_fails_on_unregistered_dataset_before_jobs(tmp_path):
+    values = _default()
+    values["datasets"]["imagenet"] = {"root": str(tmp_path / "imagenet")}
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile",
+         str(_write(tmp_path, values)), "--cores", "1", "all_tables"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "unknown dataset 'imagenet'" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()

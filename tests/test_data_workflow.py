@@ -40,6 +40,8 @@ def _config_with_empty_roots(tmp_path) -> Path:
         "results_dir": str(tmp_path / "results"),
         "resources_dir": str(tmp_path / "resources"),
         "datasets": {name: {"root": str(tmp_path / "empty" / name)} for name in sorted(names)},
+        # No ImageNet checkpoints here: train from scratch so the run gets as far as the data.
+        "model": {role: {"pretrained_file": None} for role in ("teacher", "student")},
     }
     path = tmp_path / "override.yaml"
     path.write_text(yaml.safe_dump(override))

@@ -12,6 +12,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.en
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from eet.config import check_config
+
+# Registry names, dataset options, pruning schedules and (except in dry runs) pretrained files,
+# checked before any job runs.
+check_config(config, check_files=not workflow.dryrun)
+
 RESULTS = config["results_dir"].rstrip("/")
 RESOURCES = config["resources_dir"].rstrip("/")
 DATASETS = list(config["datasets"])
