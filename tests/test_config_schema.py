@@ -136,3 +136,10 @@ def test_workflow_fails_on_unregistered_dataset_before_jobs(tmp_path):
     assert result.returncode != 0
     assert "unknown dataset 'imagenet'" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_schema_rejects_bits_above_evaluator_limit(tmp_path):
+    values = _default()
+    values["bits"] = [16, 300]
+    with pytest.raises(WorkflowError, match="300"):
+        load_config(_write(tmp_path, values))
