@@ -126,6 +126,7 @@ def evaluate_cell(codes_path: Path, model_path: Path, latency_paths: list[Path],
     tracking.log_metrics(uri, run_id, flat)
     tracking.log_artifact(uri, run_id, Path(metrics_path))
     tracking.log_artifact(uri, run_id, Path(pr_curve_path))
+    tracking.end_run(uri, run_id)
     logger.info("logged %d metrics of %s to MLflow run %s", len(flat), codes_path, run_id)
 
 

@@ -63,6 +63,7 @@ def start_cell_run(
     """Return the run id for ``cell``: ``resume_run_id`` if given, else a new run replacing older ones."""
     client = MlflowClient(uri)
     if resume_run_id:
+        _retry(lambda: client.update_run(resume_run_id, status="RUNNING"))
         logger.info("continuing MLflow run %s of %s", resume_run_id, cell)
         return resume_run_id
     experiment_id = ensure_store(uri, experiment)
@@ -116,6 +117,11 @@ def log_metrics(uri: str, run_id: str, metrics: Mapping[str, float], step: int =
 def log_artifact(uri: str, run_id: str, path: Path) -> None:
     """Attach a file to the run."""
     _retry(lambda: MlflowClient(uri).log_artifact(run_id, str(path)))
+
+
+def end_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
+    """Mark a run as ``FINISHED`` or ``FAILED``, with its end time."""
+    _retry(lambda: MlflowClient(uri).set_terminated(run_id, status=status))
 
 
 def set_tags(uri: str, run_id: str, tags: Mapping[str, str]) -> None:

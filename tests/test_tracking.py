@@ -51,3 +51,12 @@ def test_sqlite_artifacts_stored_beside_database(tmp_path):
     experiment_id = tracking.ensure_store(uri, "exp")
     location = MlflowClient(uri).get_experiment(experiment_id).artifact_location
     assert location == (tmp_path / "mlartifacts").as_uri()
+
+
+def test_end_run_sets_status_and_resume_reopens(tmp_path):
+    uri = _uri(tmp_path)
+    run_id = tracking.start_cell_run(uri, "exp", "cub/teacher", "teacher", {})
+    tracking.end_run(uri, run_id, status="FAILED")
+    assert MlflowClient(uri).get_run(run_id).info.status == "FAILED"
+    tracking.start_cell_run(uri, "exp", "cub/teacher", "teacher", {}, resume_run_id=run_id)
+    assert MlflowClient(uri).get_run(run_id).info.status == "RUNNING"

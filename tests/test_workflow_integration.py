@@ -75,6 +75,8 @@ def test_mlflow_store_has_one_run_per_cell(finished_run):
         assert "train_loss" in metrics, name
         assert "latency.cpu.float32.bs1.median_ms" in metrics, name
     assert runs["synthetic_cub/teacher"].data.params["config.train.teacher.epochs"] == "1"
+    for name, run in runs.items():
+        assert run.info.status == "FINISHED", name
 
 
 def test_second_run_has_nothing_to_do(finished_run):

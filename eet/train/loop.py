@@ -95,7 +95,9 @@ def train_teacher(table: pd.DataFrame, targets: Mapping[int, np.ndarray], config
         return loss, parts, output.logits
 
     meta = {"role": "teacher", "num_classes": num_classes, "bits": bits, "arch": dict(config["model"]["teacher"])}
-    _fit(model, step, train_rows, config, config["train"]["teacher"], context, meta)
+    run_id = _fit(model, step, train_rows, config, config["train"]["teacher"], context, meta)
+    # A student's run stays open for its evaluation; the teacher's is complete here.
+    tracking.end_run(context.tracking_uri, run_id)
 
 
 def train_student(
@@ -182,8 +184,11 @@ def _fit(
     context: RunContext,
     meta: dict[str, Any],
     frozen: nn.Module | None = None,
-) -> None:
-    """Run the epochs of one training job, resuming from its checkpoint when one exists."""
+) -> str:
+    """Run the epochs of one training job, resuming from its checkpoint when one exists.
+
+    Returns the MLflow run id. The run is marked ``FAILED`` if training raises.
+    """
     train_config = config["train"]
     device = select_device(train_config["device"])
     seed = int(config["seed"])
@@ -223,9 +228,21 @@ def _fit(
         torch.autocast("cuda", dtype=torch.bfloat16)
         if device.type == "cuda" and train_config["bf16_autocast"] else nullcontext()
     )
+    try:
+        _run_epochs(model, step, dataset, optimizer, scheduler, start_epoch, epochs, batch_size, seed,
+                    int(train_config["num_workers"]), device, autocast, config, context, run_id, meta)
+    except BaseException:
+        tracking.end_run(context.tracking_uri, run_id, status="FAILED")
+        raise
+    return run_id
+
+
+def _run_epochs(model, step, dataset, optimizer, scheduler, start_epoch, epochs, batch_size, seed,
+                num_workers, device, autocast, config, context, run_id, meta) -> None:
+    """Train from ``start_epoch`` to ``epochs``, checkpointing every epoch, then save the model."""
     for epoch in range(start_epoch, epochs):
         loader = make_loader(
-            dataset, batch_size, shuffle=True, num_workers=int(train_config["num_workers"]),
+            dataset, batch_size, shuffle=True, num_workers=num_workers,
             seed=seed * 1000 + epoch, drop_last=len(dataset) >= batch_size,
         )
         model.train()
