@@ -16,13 +16,35 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str
     Validation and defaults are exactly Snakemake's (``snakemake.utils.validate`` with the
     workflow's JSON schema), so a config accepted here is accepted by the workflow.
     """
-    from snakemake.utils import validate
-
     with open(path) as handle:
         config = yaml.safe_load(handle) or {}
     config.update(overrides or {})
-    validate(config, schema=str(SCHEMA_PATH), set_default=True)
+    validate_config(config)
     return config
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Validate ``config`` against the workflow's JSON schema, then fill its defaults in place.
+
+    Errors list each offending key with its problem in one line each. Snakemake's own message
+    prints the whole schema and config, which buries the key.
+
+    Raises:
+        ValueError: listing up to ten invalid keys.
+    """
+    import jsonschema
+    from snakemake.utils import validate
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda error: list(map(str, error.absolute_path)))
+    if errors:
+        lines = [f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors[:10]]
+        raise ValueError(
+            "invalid config:\n  " + "\n  ".join(lines)
+            + f"\nFix these keys in the config file; {SCHEMA_PATH.relative_to(SCHEMA_PATH.parents[2])} "
+            "lists every key with its type, default and meaning."
+        )
+    validate(config, schema=str(SCHEMA_PATH), set_default=True)
 
 
 def check_config(config: dict[str, Any], check_files: bool = True) -> None:

@@ -2,17 +2,16 @@
 import os
 import re
 
-from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
-
 # The rules' scripts import eet from the project's environment; a checkout without an installed
 # package still works because the repository root goes on the path of every script.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from eet.config import check_config
+from eet.config import check_config, validate_config
+
+# Types and unknown keys (JSON schema), then defaults filled in.
+validate_config(config)
 
 # Registry names, dataset options, pruning schedules and (except in dry runs) pretrained files,
 # checked before any job runs.
