@@ -32,9 +32,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
 
-# The MLflow UI on http://127.0.0.1:5000, one row per cell; loopback only.
+# The MLflow UI on http://127.0.0.1:$(MLFLOW_PORT), one row per cell; loopback only.
+MLFLOW_PORT ?= 5000
 mlflow-ui: setup
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/results/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/results/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
 clean-results:
 	rm -rf results .snakemake
