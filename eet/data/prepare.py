@@ -69,13 +69,15 @@ def _prepare_archives(spec: DatasetSpec, root: Path, options: dict, resources_di
             if not spec.archives:
                 raise
             logger.info("extracted copy in %s is incomplete (%s); extracting the archives", root / spec.layout_dir, error)
+    # The registry writes <root> in its instructions; the user needs the configured folder itself.
+    instructions = spec.manual_instructions.replace("<root>", str(root))
     if not spec.archives:
-        raise ManualDownloadRequiredError(f"dataset {spec.name} is not under {root}. {spec.manual_instructions}")
+        raise ManualDownloadRequiredError(f"dataset {spec.name} is not under {root}. {instructions}")
 
     archive_dir = resources_dir / "archives" / spec.name
     # Fetch every file before extracting any, so a missing manual file fails before long work.
     files = [
-        (archive, fetch_file(archive.filename, archive.urls, archive.checksum, archive_dir, spec.manual_instructions))
+        (archive, fetch_file(archive.filename, archive.urls, archive.checksum, archive_dir, instructions))
         for archive in spec.archives
     ]
     destination = root / spec.extract_dir
