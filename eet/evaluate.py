@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from eet import tracking
+from eet.atomic import atomic_output
 from eet.hashing.metrics import evaluate_retrieval
 from eet.hashing.packing import pack_codes
 from eet.train.data import SplitImageDataset, make_loader, split_rows, eval_transform
@@ -116,9 +116,8 @@ def evaluate_cell(codes_path: Path, model_path: Path, latency_paths: list[Path],
          "mlflow_run_id": run_id},
         metrics_path,
     )
-    temporary = Path(pr_curve_path).with_name(Path(pr_curve_path).name + ".tmp")
-    curves.to_csv(temporary, index=False)
-    os.replace(temporary, pr_curve_path)
+    with atomic_output(pr_curve_path) as temporary:
+        curves.to_csv(temporary, index=False)
 
     uri = tracking.resolve_tracking_uri(config)
     flat = {f"{protocol}.{key}": value for protocol, values in metrics.items() for key, value in values.items()}
@@ -143,22 +142,16 @@ def latency_of_variant(latency_paths: list[Path], variant: str) -> list[dict[str
 
 def save_npy_atomically(array: np.ndarray, path: Path) -> None:
     """Save one array with np.save to a temporary name, then rename it to ``path``."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp.npy")
-    np.save(temporary, array)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        np.save(temporary, array)
 
 
 def write_json_atomically(values: Mapping[str, Any], path: Path) -> None:
     """Write ``values`` as indented JSON to a temporary name, then rename it to ``path``."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
 def _save_npz_atomically(arrays: Mapping[str, np.ndarray], path: Path) -> None:
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        np.savez(temporary, **arrays)

@@ -7,7 +7,6 @@ all models alike. Rows report the median and the 90th percentile.
 """
 
 import logging
-import os
 import platform
 import statistics
 import time
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from eet.atomic import atomic_output
 from eet.bench.flops import count_flops_per_image, count_parameters
 from eet.models.vit import build_hash_vit
 
@@ -290,14 +290,7 @@ def write_latency_report(
         The table that was written.
     """
     table = measure_latency(config, device, models)
-    out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_csv.with_name(f".{out_csv.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(out_csv) as temporary:
         table.to_csv(temporary, index=False)
-        os.replace(temporary, out_csv)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     logger.info("wrote %d latency rows to %s", len(table), out_csv)
     return table

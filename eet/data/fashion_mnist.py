@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import os
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from eet.atomic import atomic_output
 from eet.data.download import download_verified, file_checksum
 from eet.data.errors import ChecksumMismatchError, DatasetError, ManualDownloadRequiredError, MetadataError
 
@@ -188,8 +188,7 @@ def extract_fashion_mnist(root: Path, options: dict, resources_dir: Path) -> dic
         written[split] = len(kept)
 
     index_file = root / "images.csv"
-    temporary = index_file.with_name(index_file.name + ".tmp")
-    pd.DataFrame(rows, columns=["relpath", "label", "class_name", "split"]).to_csv(temporary, index=False)
-    os.replace(temporary, index_file)
+    with atomic_output(index_file) as temporary:
+        pd.DataFrame(rows, columns=["relpath", "label", "class_name", "split"]).to_csv(temporary, index=False)
     logger.info("wrote %d train and %d test Fashion-MNIST images under %s", written["train"], written["test"], root)
     return written

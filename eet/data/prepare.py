@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
+from eet.atomic import atomic_output
 from eet.data.download import fetch_file, safe_extract
 from eet.data.errors import DatasetError, ManualDownloadRequiredError
 from eet.data.registry import DatasetSpec, get_dataset
@@ -44,9 +44,8 @@ def _read_marker(root: Path) -> dict | None:
 
 def _write_marker(root: Path, content: dict) -> None:
     marker = root / MARKER_NAME
-    temporary = marker.with_name(marker.name + ".tmp")
-    temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, marker)
+    with atomic_output(marker) as temporary:
+        temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
 def _counts(table) -> dict:

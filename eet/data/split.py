@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eet.atomic import atomic_output
 from eet.data.errors import CountMismatchError, MetadataError, MissingImagesError
 from eet.data.registry import get_dataset
 
@@ -116,10 +116,8 @@ def write_split_table(table: pd.DataFrame, path: Path, metadata: dict) -> None:
     schema_metadata = dict(arrow_table.schema.metadata or {})
     schema_metadata[_METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
     arrow_table = arrow_table.replace_schema_metadata(schema_metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    pq.write_table(arrow_table, temporary)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        pq.write_table(arrow_table, temporary)
     logger.info("wrote split table %s (%d rows)", path, len(table))
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import colorsys
 import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
+
+from eet.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +180,10 @@ def _check_positive(name: str, value: int, minimum: int = 1) -> None:
 
 
 def _save_atomically(image: Image.Image, path: Path) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    image.save(temporary, format="JPEG", quality=JPEG_QUALITY)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        image.save(temporary, format="JPEG", quality=JPEG_QUALITY)
 
 
 def _write_text_atomically(path: Path, lines: list[str]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("\n".join(lines) + "\n")
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        temporary.write_text("\n".join(lines) + "\n")

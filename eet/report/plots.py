@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from eet.atomic import atomic_output  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,6 @@ def plot_latency_vs_map(results: pd.DataFrame, latency: pd.DataFrame, out_path: 
 
 
 def _save(grid: sns.FacetGrid, out_path: Path) -> None:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_path.with_name(out_path.stem + ".tmp" + out_path.suffix)
-    grid.savefig(temporary, dpi=120)
-    os.replace(temporary, out_path)
+    with atomic_output(out_path) as temporary:
+        grid.savefig(temporary, dpi=120)
     logger.info("wrote %s", out_path)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+
+from eet.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,5 @@ def write_table(table: pd.DataFrame, csv_path: Path | None = None, markdown_path
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        temporary.write_text(text)

@@ -8,7 +8,6 @@ temporary name and renamed, so a killed job leaves either the previous checkpoin
 from __future__ import annotations
 
 import logging
-import os
 import random
 import subprocess
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from eet.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,8 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 def save_atomically(payload: dict[str, Any], path: Path) -> None:
     """Save ``payload`` with torch.save to a temporary name, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
