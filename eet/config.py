@@ -50,9 +50,11 @@ def validate_config(config: dict[str, Any]) -> None:
 def check_config(config: dict[str, Any], check_files: bool = True) -> None:
     """Check what the JSON schema cannot, so a bad config fails before any job runs.
 
-    Checks that every dataset is in the registry with valid options, that both model sections build
-    (pruning schedule included), that the pretrained files exist, that teacher and student see the
-    same image size, and that DRG hides no more patches than an image has. Models are built on
+    Checks these points:
+    - every dataset is in the registry and its options are valid;
+    - both model sections build, pruning schedule included, and the pretrained files exist;
+    - teacher and student see the same image size when a variant needs the teacher;
+    - DRG hides no more patches than an image has. Models are built on
     torch's meta device, which allocates no memory and reads no weights. ``check_files=False`` skips
     the pretrained files, so a dry run can plan a grid whose weights are not in place yet.
 

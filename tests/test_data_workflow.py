@@ -15,7 +15,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def _config_files() -> list[Path]:
-    """The paper config when present (it lists every real dataset), else the default one."""
+    """Return config/paper.yaml when present (it lists every real dataset), else no file (the default config)."""
     paper = REPO / "config" / "paper.yaml"
     return [paper] if paper.is_file() else []
 

@@ -111,7 +111,7 @@ def download_verified(url: str, target: Path, verify: Callable[[Path], None]) ->
     """Download ``url`` to ``target`` through a ``.part`` file that ``verify`` checks before the rename.
 
     ``verify`` raises (for example ChecksumMismatchError) to reject the download; the partial file is
-    deleted on every failure, so ``target`` only ever holds a verified file.
+    deleted on every failure, so ``target`` only ever contains a verified file.
     """
     partial = target.with_name(target.name + ".part")
     # torchvision skips the download when the destination exists, so start from nothing.

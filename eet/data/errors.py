@@ -2,7 +2,7 @@
 
 
 class DatasetError(RuntimeError):
-    """A dataset cannot be prepared or parsed; the message says which file and what to do."""
+    """A dataset cannot be prepared or parsed; the message names the file and what to do."""
 
 
 class ChecksumMismatchError(DatasetError):

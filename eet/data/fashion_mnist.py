@@ -147,7 +147,7 @@ def read_idx(path: Path) -> np.ndarray:
     shape = tuple(int.from_bytes(data[4 + 4 * axis : 8 + 4 * axis], "big") for axis in range(ndim))
     expected_bytes = header_end + int(np.prod(shape))
     if len(data) != expected_bytes:
-        raise MetadataError(f"{path} holds {len(data)} bytes, but its header {shape} needs {expected_bytes}")
+        raise MetadataError(f"{path} is truncated: it contains {len(data)} bytes, but its header {shape} needs {expected_bytes}")
     return np.frombuffer(data, dtype=np.uint8, offset=header_end).reshape(shape)
 
 

@@ -61,7 +61,7 @@ def load_rgb(path: Path | str) -> Image.Image:
 def verify_images(table: pd.DataFrame, root: Path, known_bad: list[str], report_path: Path) -> dict:
     """Decode every image of a split table once and write a JSON report of the bad ones.
 
-    ``known_bad`` holds paths relative to ``root`` that the config excludes. Raises DatasetError
+    ``known_bad`` contains paths relative to ``root`` that the config excludes. Raises DatasetError
     with the count and the report path when any other image fails; returns the report otherwise.
     """
     root_text = Path(root).as_posix().rstrip("/") + "/"

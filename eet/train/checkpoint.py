@@ -58,7 +58,7 @@ def save_atomically(payload: dict[str, Any], path: Path) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint written by this package and check its format version."""
-    # weights_only=False: the checkpoint holds RNG states and config dicts written by this package.
+    # weights_only=False: the checkpoint contains RNG states and config dicts written by this package.
     payload = torch.load(path, map_location="cpu", weights_only=False)
     version = payload.get("format_version")
     if version != FORMAT_VERSION:

@@ -1,6 +1,6 @@
 """Discriminative region guidance (DRG): hide the teacher's most important patches.
 
-The teacher ranks the patches of a clean image by its last-block CTP importance; the student then
+The teacher ranks the patches of a clean image by its last-block CTP importance. The student then
 classifies the same image with the top ``num_patches`` patches zeroed, so it has to learn from the
 remaining regions as well.
 """

@@ -3,7 +3,7 @@
 Teacher: CE(logits) + sum over bit lengths of MSE(hash, target code).
 Student: ce_weight * (CE(clean) + CE(DRG-masked)) + hash_weight * MSE(hash, target code)
          + dkt_weight * mean(1 - cos(student hash, teacher hash)).
-A variant without DRG drops the masked CE term, and one without DKT drops the cosine term; the
+A variant without DRG drops the masked CE term, and one without DKT drops the cosine term. The
 weights stay the same, so the ablations differ only in the parts they switch off.
 """
 
