@@ -64,3 +64,21 @@ def test_gather_per_sample_matches_batched():
     assert torch.equal(
         gather_tokens_per_sample(tokens, patch_indices), gather_tokens(tokens, patch_indices)
     )
+
+
+def test_gather_tokens_of_non_contiguous_tokens():
+    tokens = torch.arange(2 * 3 * 5, dtype=torch.float32).reshape(2, 3, 5).transpose(1, 2)
+    patch_indices = torch.tensor([[1], [3]])
+
+    kept = gather_tokens(tokens, patch_indices)
+
+    assert kept.tolist() == [[[0.0, 5.0, 10.0], [2.0, 7.0, 12.0]],
+                             [[15.0, 20.0, 25.0], [19.0, 24.0, 29.0]]]
+
+
+def test_gather_tokens_passes_gradient_to_kept_tokens_only():
+    tokens = torch.zeros(1, 4, 2, requires_grad=True)
+
+    gather_tokens(tokens, torch.tensor([[2]])).sum().backward()
+
+    assert tokens.grad[0].tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]

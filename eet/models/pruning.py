@@ -57,6 +57,10 @@ def select_patches(patch_scores: torch.Tensor, keep_count: int) -> torch.Tensor:
 def gather_tokens(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Tensor:
     """Keep the CLS token and the given patch tokens of every image, in one batched gather.
 
+    The batch is flattened to (B * (1 + P), C) rows and the kept rows are read with one
+    ``index_select``, which reads one index per token rather than one per channel as
+    ``torch.gather`` with an expanded index does.
+
     Args:
         tokens: (B, 1 + P, C) CLS token followed by P patch tokens.
         patch_indices: (B, K) int64 indices into the P patch tokens.
@@ -65,10 +69,13 @@ def gather_tokens(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Te
         (B, 1 + K, C) CLS token followed by the selected patch tokens in the order of
         ``patch_indices``.
     """
-    batch, _, channels = tokens.shape
+    batch, num_tokens, channels = tokens.shape
     cls_index = patch_indices.new_zeros(batch, 1)
     token_indices = torch.cat([cls_index, patch_indices + 1], dim=1)
-    return torch.gather(tokens, 1, token_indices.unsqueeze(-1).expand(-1, -1, channels))
+    row_offsets = torch.arange(batch, device=tokens.device).unsqueeze(1) * num_tokens
+    rows = (token_indices + row_offsets).reshape(-1)
+    kept = tokens.reshape(batch * num_tokens, channels).index_select(0, rows)
+    return kept.view(batch, token_indices.shape[1], channels)
 
 
 def gather_tokens_per_sample(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Tensor:
