@@ -6,6 +6,7 @@ import pytest
 import timm
 import torch
 
+from eet.bench.flops import count_flops_per_image
 from eet.models.vit import build_hash_vit
 
 TINY = {
@@ -80,7 +81,10 @@ def test_ctp_keeps_cls_token():
     model = build()
     x = images()
     entering = {}
-    model.backbone.blocks[1].register_forward_hook(lambda m, args, out: entering.update(x=args[0]))
+    # norm1 is the first module a block applies to its input.
+    model.backbone.blocks[1].norm1.register_forward_pre_hook(
+        lambda module, args: entering.update(x=args[0])
+    )
     with torch.no_grad():
         vit = model.backbone
         first_block_out = vit.blocks[0](vit._pos_embed(vit.patch_embed(x)))
@@ -132,15 +136,21 @@ def test_unpruned_student_matches_timm():
     torch.testing.assert_close(out.logits, expected, rtol=0, atol=0)
 
 
-def test_fast_path_matches_explicit_vit_s():
+VIT_S_PRUNED = {
+    "name": "vit_small_patch16_224", "prune_blocks": [4, 8, 10], "keep_counts": [98, 49, 12],
+}
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_fast_path_matches_explicit_vit_s(batch):
     # ViT-S/16 at 224 keeping 98, 49 and 12 patches after blocks 4, 8 and 10. Float64 keeps
     # near-equal scores of a random model from swapping places through rounding differences.
-    arch = {"name": "vit_small_patch16_224", "prune_blocks": [4, 8, 10], "keep_counts": [98, 49, 12]}
     torch.manual_seed(0)
-    fast = build_hash_vit(arch, 10, [64], prune=True, fast_path=True).eval().double()
-    explicit = build_hash_vit(arch, 10, [64], prune=True, fast_path=False).eval().double()
+    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True).eval().double()
+    explicit = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=False).eval().double()
     explicit.load_state_dict(fast.state_dict())
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(batch, 3, 224, 224, generator=generator, dtype=torch.float64)
     with torch.no_grad():
         fast_out, explicit_out = fast(x), explicit(x)
 
@@ -150,6 +160,19 @@ def test_fast_path_matches_explicit_vit_s():
         assert torch.equal(kept_fast, kept_explicit), f"stage {stage}"
     torch.testing.assert_close(fast_out.logits, explicit_out.logits)
     torch.testing.assert_close(fast_out.hashes[64], explicit_out.hashes[64])
+
+
+def test_fast_path_skips_projection_of_dropped_tokens():
+    # Per image, the fast path skips the 384 x 384 attention output projection of the tokens
+    # dropped after blocks 4, 8 and 10: (197 - 99) + (99 - 50) + (50 - 13) = 184 rows. It adds
+    # the separate CLS row, one 384-wide dot product per token in those blocks: 197 + 99 + 50.
+    # Both at 2 FLOPs per multiply-add.
+    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True)
+    explicit = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=False)
+
+    saved = count_flops_per_image(explicit, 224) - count_flops_per_image(fast, 224)
+
+    assert saved == 2 * (184 * 384 * 384 - (197 + 99 + 50) * 384)
 
 
 def test_per_sample_gather_matches_batched():

@@ -1,15 +1,17 @@
-"""A timm ViT block forward, split in halves, that also returns the statistics CTP scores with.
+"""A timm ViT block forward, split where CTP needs it, with the statistics CTP scores tokens with.
 
 timm's fused attention (``F.scaled_dot_product_attention``) returns no attention weights. The
 CTP score needs only two statistics per head: the CLS query's attention row over all tokens and
 the norm of the head's attention output at every token. Two paths compute them:
 
-- fast: the fused kernel for the block output, plus the CLS row alone (one query against all
+- fast: the fused kernel for the attention output, plus the CLS row alone (one query against all
   keys, O(N) instead of the O(N^2) attention matrix);
-- explicit: the full softmax attention matrix, the way timm's non-fused path computes it. It is
-  the reference that tests compare the fast path against.
+- explicit: the full softmax attention matrix, with the operations of timm's non-fused path. It
+  is the reference that tests compare the fast path against.
 
-Both paths run the block's own timm submodules, so timm's weight keys are unchanged.
+The attention half stops before the output projection (``mixed_heads``), so a caller can drop
+tokens before projecting. Both paths run the block's own timm submodules, so timm's weight keys
+are unchanged.
 """
 
 import torch
@@ -25,7 +27,7 @@ def check_scoring_block(block: torch.nn.Module, block_id: int) -> None:
         block: the module at ``blocks[block_id - 1]`` of a timm ``VisionTransformer``.
         block_id: 1-based block number, used in the error message.
     """
-    if type(block) is not Block or type(block.attn) is not Attention:
+    if type(block) is not Block or type(getattr(block, "attn", None)) is not Attention:
         raise ValueError(
             f"CTP scores tokens in timm's standard Block with Attention, but block {block_id} is "
             f"{type(block).__name__} with {type(getattr(block, 'attn', None)).__name__}; "
@@ -33,21 +35,38 @@ def check_scoring_block(block: torch.nn.Module, block_id: int) -> None:
         )
 
 
-def _attention_with_statistics(
-    attn: Attention, x: torch.Tensor, explicit: bool
+def mixed_heads(
+    attn: Attention, normed: torch.Tensor, explicit: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    batch, num_tokens, _ = x.shape
-    gate = attn.gate(x).sigmoid() if attn.gate is not None else None
-    qkv = attn.qkv(x).reshape(batch, num_tokens, 3, attn.num_heads, attn.head_dim)
+    """Run timm ``Attention`` up to, but not including, its output projection.
+
+    ``attn.proj_drop(attn.proj(mixed_heads(attn, x)[0]))`` equals ``attn(x)`` up to float
+    rounding. Everything after this function acts on each token separately, so tokens can be
+    dropped before the output projection without changing the kept tokens.
+
+    Args:
+        attn: timm's standard ``Attention``.
+        normed: (B, N, C) block input after ``norm1``, CLS at index 0.
+        explicit: compute the full attention matrix instead of the fused kernel plus the CLS row.
+
+    Returns:
+        The (B, N, C) head outputs, concatenated over heads, after ``attn.norm`` and the gate;
+        the (B, H, N) softmax attention of the CLS query over all tokens; and the (B, H, N) L2
+        norm of each head's attention output at each token. The two statistics carry no
+        gradient.
+    """
+    batch, num_tokens, _ = normed.shape
+    qkv = attn.qkv(normed).reshape(batch, num_tokens, 3, attn.num_heads, attn.head_dim)
     q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
     q, k = attn.q_norm(q), attn.k_norm(k)
 
     if explicit:
+        # The operations of timm's non-fused path, in the same order.
         weights = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
         cls_attention = weights[:, :, 0].detach()
-        heads_out = attn.attn_drop(weights) @ v
+        heads = attn.attn_drop(weights) @ v
     else:
-        heads_out = F.scaled_dot_product_attention(
+        heads = F.scaled_dot_product_attention(
             q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.0
         )
         # The statistics only select tokens, so they need no gradient.
@@ -55,14 +74,22 @@ def _attention_with_statistics(
             cls_logits = (q[:, :, :1] * attn.scale) @ k.transpose(-2, -1)
             cls_attention = cls_logits.softmax(dim=-1).squeeze(2)
     with torch.no_grad():
-        head_output_norms = torch.linalg.vector_norm(heads_out, dim=-1)
+        head_output_norms = torch.linalg.vector_norm(heads, dim=-1)
 
-    out = heads_out.transpose(1, 2).reshape(batch, num_tokens, attn.attn_dim)
-    out = attn.norm(out)
-    if gate is not None:
-        out = out * gate
-    out = attn.proj_drop(attn.proj(out))
-    return out, cls_attention, head_output_norms
+    mixed = attn.norm(heads.transpose(1, 2).reshape(batch, num_tokens, attn.attn_dim))
+    if attn.gate is not None:
+        mixed = mixed * attn.gate(normed).sigmoid()
+    return mixed, cls_attention, head_output_norms
+
+
+def attention_output_residual(block: Block, x: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
+    """Add the projected attention output ``mixed`` (from ``mixed_heads``) to the tokens ``x``.
+
+    Both are (B, N, C) with the same tokens in the same order; they may be a gathered subset of
+    the tokens ``mixed_heads`` ran on.
+    """
+    attn_out = block.attn.proj_drop(block.attn.proj(mixed))
+    return x + block.drop_path1(block.ls1(attn_out))
 
 
 def attention_residual_with_statistics(
@@ -84,11 +111,8 @@ def attention_residual_with_statistics(
         CLS query over all tokens, and the (B, H, N) L2 norm of each head's attention output at
         each token. The two statistics carry no gradient.
     """
-    attn_out, cls_attention, head_output_norms = _attention_with_statistics(
-        block.attn, block.norm1(x), explicit
-    )
-    x = x + block.drop_path1(block.ls1(attn_out))
-    return x, cls_attention, head_output_norms
+    mixed, cls_attention, head_output_norms = mixed_heads(block.attn, block.norm1(x), explicit)
+    return attention_output_residual(block, x, mixed), cls_attention, head_output_norms
 
 
 def mlp_residual(block: Block, x: torch.Tensor) -> torch.Tensor:

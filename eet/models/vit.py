@@ -19,8 +19,9 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from eet.models.attention import (
-    attention_residual_with_statistics,
+    attention_output_residual,
     check_scoring_block,
+    mixed_heads,
     mlp_residual,
 )
 from eet.models.pruning import ctp_scores, gather_tokens, gather_tokens_per_sample, select_patches
@@ -64,17 +65,21 @@ class HashViT(nn.Module):
     Each hash head is ``nn.Linear(num_classes, K)`` applied to the class logits. With pruning,
     only the CLS token and the ``keep_counts[s]`` patch tokens with the highest CTP score go on
     after block ``prune_blocks[s]`` (1-based). Ties go to the lower patch index. The scores come
-    from the block's attention, and the dropped tokens are discarded before the block's MLP. The
-    MLP acts on each token separately, so this keeps the same tokens with the same values as
-    pruning after the whole block, without the MLP work on dropped tokens.
+    from the block's attention, and the dropped tokens are discarded before the attention output
+    projection (before the MLP on the reference path). The projection, the residuals and the MLP
+    act on each token separately, so this keeps the same tokens with the same values as pruning
+    after the whole block, without their work on dropped tokens.
 
     Args:
         backbone: a timm ``VisionTransformer`` with one CLS token and no register tokens.
         bits: hash code lengths, one head each.
         prune_blocks: 1-based ids of the blocks after which tokens are pruned; empty for no pruning.
         keep_counts: patch tokens kept after each pruning block.
-        fast_path: score tokens with the fused attention kernel plus a separate CLS row instead of
-            the explicit attention matrix. Both keep the same tokens up to float rounding.
+        fast_path: in pruning blocks, score tokens with the fused attention kernel plus a
+            separate CLS row and drop tokens before the attention output projection. False is
+            the reference path: the explicit attention matrix, and tokens dropped after the
+            attention residual. Both keep the same tokens and give the same outputs up to float
+            rounding.
         token_gather: ``batched`` (one ``torch.gather``) or ``per_sample`` (a Python loop over the
             batch, only as a latency baseline).
     """
@@ -151,15 +156,24 @@ class HashViT(nn.Module):
                 x = block(x)
                 continue
 
-            x, cls_attention, head_output_norms = attention_residual_with_statistics(
-                block, x, explicit=not self.fast_path
+            mixed, cls_attention, head_output_norms = mixed_heads(
+                block.attn, block.norm1(x), explicit=not self.fast_path
             )
             patch_scores = ctp_scores(cls_attention, head_output_norms)[:, 1:]
             if wants_importance:
                 importance = patch_scores
-            if keep_count is not None:
+            if keep_count is None:
+                x = attention_output_residual(block, x, mixed)
+            else:
                 selected = select_patches(patch_scores, keep_count)
-                x = self._gather(x, selected)
+                if self.fast_path:
+                    # The output projection and the residual act on each token separately, so
+                    # they run on the kept tokens only.
+                    x = attention_output_residual(
+                        block, self._gather(x, selected), self._gather(mixed, selected)
+                    )
+                else:
+                    x = self._gather(attention_output_residual(block, x, mixed), selected)
                 positions = torch.gather(positions, 1, selected)
                 kept_patches.append(positions)
             x = mlp_residual(block, x)
@@ -232,7 +246,8 @@ def build_hash_vit(
         num_classes: classes of the dataset; the classifier head is new even with a checkpoint.
         bits: hash code lengths, one hash head each.
         prune: apply CTP with ``prune_blocks`` / ``keep_counts``; False ignores those keys.
-        fast_path: score tokens without materialising the attention matrix.
+        fast_path: score tokens without materialising the attention matrix and drop tokens
+            before the attention output projection (see ``HashViT``); False is the reference path.
         token_gather: ``batched`` or ``per_sample`` (latency baseline only).
         config_key: config path named in errors; defaults to ``model.student`` when pruning and
             ``model.teacher`` otherwise.
