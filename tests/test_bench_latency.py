@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from eet.bench.flops import count_flops_per_image, count_parameters
-from eet.bench.latency import COLUMNS, MODEL_NAMES, measure_latency, time_models, write_latency_report
+from eet.bench.latency import (
+    COLUMNS,
+    MODEL_NAMES,
+    measure_latency,
+    paired_comparison,
+    time_models,
+    write_latency_report,
+)
 
 TINY = {
     "name": "vit_small_patch16_224", "img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 4,
@@ -147,3 +154,23 @@ def test_time_models_alternates_rounds():
     assert calls == ["a", "b", "c"] + ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert all(len(values) == 3 for values in latencies.values())
     assert all(math.isfinite(value) and value >= 0 for value in latencies["a"])
+
+
+def test_paired_comparison_hand_computed():
+    # Per-round differences -1, 0, -2: median -1, the first model faster in 2 of 3 rounds.
+    result = paired_comparison([1.0, 2.0, 3.0], [2.0, 2.0, 5.0])
+
+    assert result["median_difference"] == -1.0
+    assert result["first_faster_share"] == pytest.approx(2 / 3)
+    assert result["median_ratio"] == pytest.approx(2.0 / 2.0)
+
+
+def test_paired_comparison_constant_difference_has_point_interval():
+    result = paired_comparison([1.0, 4.0, 2.5, 7.0], [1.5, 4.5, 3.0, 7.5])
+
+    assert (result["difference_low"], result["difference_high"]) == (-0.5, -0.5)
+
+
+def test_paired_comparison_rejects_unequal_rounds():
+    with pytest.raises(ValueError, match="3 and 2"):
+        paired_comparison([1.0, 2.0, 3.0], [1.0, 2.0])

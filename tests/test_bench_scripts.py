@@ -57,6 +57,32 @@ def test_bench_latency_writes_table(tmp_path, config_file):
 
 
 @pytest.mark.slow
+def test_bench_fast_path_writes_table(tmp_path, config_file):
+    out_csv = tmp_path / "fast_path.csv"
+
+    result = run_script(
+        "benchmarks/bench_fast_path.py", "--config", str(config_file), "--batch-sizes", "1", "2",
+        "--rounds", "3", "--warmup", "1", "--out", str(out_csv),
+    )
+
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out_csv)
+    assert list(table["batch_size"]) == [1, 2]
+    assert list(table["rounds"]) == [3, 3]
+
+
+@pytest.mark.slow
+def test_bench_fast_path_rejects_mismatched_rounds(config_file):
+    result = run_script(
+        "benchmarks/bench_fast_path.py", "--config", str(config_file), "--batch-sizes", "1", "2",
+        "--rounds", "3", "4", "5",
+    )
+
+    assert result.returncode == 2
+    assert "--rounds has 3 numbers for 2 batch sizes" in result.stderr
+
+
+@pytest.mark.slow
 def test_bench_train_step_writes_table(tmp_path, config_file):
     out_csv = tmp_path / "train_step.csv"
 

@@ -146,6 +146,52 @@ def time_models(
     return latencies
 
 
+def paired_comparison(
+    first: Sequence[float], second: Sequence[float], resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Compare two models timed in the same rounds of ``time_models``, round by round.
+
+    Both models ran once in every round, so the per-round difference ``first[i] - second[i]``
+    cancels drifts of the machine that last longer than a round. The confidence interval of its
+    median is a percentile bootstrap over rounds.
+
+    Args:
+        first: per-round latencies of the first model, in round order.
+        second: per-round latencies of the second model, same length.
+        resamples: bootstrap resamples.
+        seed: seed of the bootstrap's random generator.
+
+    Returns:
+        ``median_first``, ``median_second``, ``median_ratio`` (first over second),
+        ``median_difference`` with its 95% interval ``difference_low`` and ``difference_high``
+        (all in the unit of the inputs), ``first_faster_share`` (share of rounds in which the
+        first model was strictly faster) and ``rounds``.
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError(
+            f"paired latencies need the same number of rounds, at least one, got {len(first)} "
+            f"and {len(second)}"
+        )
+    differences = torch.tensor(first, dtype=torch.float64) - torch.tensor(
+        second, dtype=torch.float64
+    )
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(first), (resamples, len(first)), generator=generator)
+    # torch's median of an even count is the lower middle value; quantile interpolates.
+    boot_medians = differences[picks].quantile(0.5, dim=1)
+    low, high = torch.quantile(boot_medians, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return {
+        "median_first": statistics.median(first),
+        "median_second": statistics.median(second),
+        "median_ratio": statistics.median(first) / statistics.median(second),
+        "median_difference": statistics.median(differences.tolist()),
+        "difference_low": float(low),
+        "difference_high": float(high),
+        "first_faster_share": float((differences < 0).double().mean()),
+        "rounds": len(first),
+    }
+
+
 def device_name(device: torch.device) -> str:
     """Return the CUDA device name, or the CPU model name from /proc/cpuinfo where available."""
     if device.type == "cuda":

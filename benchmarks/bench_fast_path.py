@@ -1,0 +1,98 @@
+"""Time the EET student's fast path against its explicit reference path, round by round.
+
+Both are the paper's ViT-S/16 student at 224, pruned to 98, 49 and 12 patches after blocks 4, 8
+and 10 (or ``model.student`` of ``--config``), with the same random weights. The fast path scores tokens with the fused attention
+kernel plus a separate CLS row and projects only the kept tokens; the explicit path computes the
+full attention matrix in the pruning blocks. Both run in alternating rounds in one process
+(``eet.bench.latency.time_models``), and the table reports each round's difference with a
+bootstrap interval, so a difference smaller than the machine's drift can still be resolved.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_fast_path.py --threads 2 \\
+        --batch-sizes 1 64 --rounds 300 20
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from eet.atomic import atomic_output
+from eet.bench.latency import build_latency_models, device_name, paired_comparison, time_models
+
+PAPER_STUDENT = {
+    "name": "vit_small_patch16_224", "prune_blocks": [4, 8, 10], "keep_counts": [98, 49, 12],
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="workflow config whose model.student to time "
+                        "(default: the paper's ViT-S/16 at 224)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64],
+                        help="batch sizes to time (default: 1 64)")
+    parser.add_argument("--rounds", type=int, nargs="+", default=[300, 20],
+                        help="timed rounds per batch size, one number each or one for all "
+                        "(default: 300 20)")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="untimed calls per model (default: 5)")
+    parser.add_argument("--out", type=Path, default=Path("results/latency/fast_path_cpu.csv"),
+                        help="CSV file to write (default: results/latency/fast_path_cpu.csv)")
+    args = parser.parse_args(argv)
+    if len(args.rounds) == 1:
+        args.rounds = args.rounds * len(args.batch_sizes)
+    if len(args.rounds) != len(args.batch_sizes):
+        parser.error(
+            f"--rounds has {len(args.rounds)} numbers for {len(args.batch_sizes)} batch sizes; "
+            "give one number for all or one per batch size"
+        )
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    student = PAPER_STUDENT
+    if args.config is not None:
+        student = yaml.safe_load(args.config.read_text())["model"]["student"]
+    config = {"bits": [64], "model": {"teacher": student, "student": student}}
+    built = build_latency_models(config, ["eet", "eet_explicit"])
+    models = {name: model for name, (model, _) in built.items()}
+    image_size = built["eet"][1]
+    cpu = torch.device("cpu")
+
+    rows = []
+    for batch_size, rounds in zip(args.batch_sizes, args.rounds):
+        generator = torch.Generator().manual_seed(0)
+        images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
+        latencies = time_models(models, {name: images for name in models}, args.warmup, rounds, cpu)
+        result = paired_comparison(latencies["eet"], latencies["eet_explicit"])
+        rows.append({
+            "batch_size": batch_size,
+            "rounds": rounds,
+            "fast_ms": 1000 * result["median_first"],
+            "explicit_ms": 1000 * result["median_second"],
+            "fast_over_explicit": result["median_ratio"],
+            "difference_ms": 1000 * result["median_difference"],
+            "difference_low_ms": 1000 * result["difference_low"],
+            "difference_high_ms": 1000 * result["difference_high"],
+            "fast_faster_share": result["first_faster_share"],
+        })
+    table = pd.DataFrame(rows)
+    with atomic_output(args.out) as temporary:
+        table.to_csv(temporary, index=False)
+
+    print(f"device: {device_name(cpu)}, threads {torch.get_num_threads()}, torch "
+          f"{torch.__version__}, {args.warmup} warm-up calls per model")
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
