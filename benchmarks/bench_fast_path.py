@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"device: {device_name(cpu)}, threads {torch.get_num_threads()}, torch "
           f"{torch.__version__}, {args.warmup} warm-up calls per model")
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    # object dtype keeps integer columns from being printed as floats.
+    print(table.astype(object).to_markdown(index=False, floatfmt=".3f"))
     print(f"written to {args.out}")
     return 0
 

@@ -83,6 +83,18 @@ def test_bench_fast_path_rejects_mismatched_rounds(config_file):
 
 
 @pytest.mark.slow
+def test_bench_block_tokens_prints_every_token_count():
+    result = run_script(
+        "benchmarks/bench_block_tokens.py", "--batch-sizes", "1", "--rounds", "2", "--warmup", "1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("|") and "---" not in line]
+    assert [row.split("|")[2].strip() for row in rows[1:]] == ["197", "99", "50", "13"]
+    assert "batch 1: block-time estimate of the student's latency ratio" in result.stdout
+
+
+@pytest.mark.slow
 def test_bench_train_step_writes_table(tmp_path, config_file):
     out_csv = tmp_path / "train_step.csv"
 
