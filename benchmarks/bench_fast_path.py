@@ -1,11 +1,12 @@
 """Time the EET student's fast path against its explicit reference path, round by round.
 
 Both are the paper's ViT-S/16 student at 224, pruned to 98, 49 and 12 patches after blocks 4, 8
-and 10 (or ``model.student`` of ``--config``), with the same random weights. The fast path scores tokens with the fused attention
-kernel plus a separate CLS row and projects only the kept tokens; the explicit path computes the
-full attention matrix in the pruning blocks. Both run in alternating rounds in one process
-(``eet.bench.latency.time_models``), and the table reports each round's difference with a
-bootstrap interval, so a difference smaller than the machine's drift can still be resolved.
+and 10 (or ``model.student`` of ``--config``), with the same random weights. The fast path
+scores tokens with the fused attention kernel plus a separate CLS row and projects only the kept
+tokens. The explicit path computes the full attention matrix in the pruning blocks. Both run in
+alternating rounds in one process (``eet.bench.latency.time_models``), and the table reports
+each round's difference with a bootstrap interval, so a difference smaller than the machine's
+drift between runs can still be resolved.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_fast_path.py --threads 2 \\
         --batch-sizes 1 64 --rounds 300 20

@@ -89,7 +89,8 @@ def test_bench_block_tokens_prints_every_token_count():
     )
 
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("|") and "---" not in line]
+    lines = result.stdout.splitlines()
+    rows = [line for line in lines if line.startswith("|") and "---" not in line]
     assert [row.split("|")[2].strip() for row in rows[1:]] == ["197", "99", "50", "13"]
     assert "batch 1: block-time estimate of the student's latency ratio" in result.stdout
 
