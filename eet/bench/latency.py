@@ -177,7 +177,7 @@ def paired_comparison(
     )
     generator = torch.Generator().manual_seed(seed)
     picks = torch.randint(len(first), (resamples, len(first)), generator=generator)
-    # torch's median of an even count is the lower middle value; quantile interpolates.
+    # torch.median returns the lower middle value of an even count, so quantile(0.5) is used.
     boot_medians = differences[picks].quantile(0.5, dim=1)
     low, high = torch.quantile(boot_medians, torch.tensor([0.025, 0.975], dtype=torch.float64))
     return {

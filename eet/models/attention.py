@@ -50,10 +50,10 @@ def mixed_heads(
         explicit: compute the full attention matrix instead of the fused kernel plus the CLS row.
 
     Returns:
-        The (B, N, C) head outputs, concatenated over heads, after ``attn.norm`` and the gate;
-        the (B, H, N) softmax attention of the CLS query over all tokens; and the (B, H, N) L2
-        norm of each head's attention output at each token. The two statistics carry no
-        gradient.
+        Three tensors. The first is the (B, N, C) head outputs, concatenated over heads, after
+        ``attn.norm`` and the gate. The second is the (B, H, N) softmax attention of the CLS
+        query over all tokens. The third is the (B, H, N) L2 norm of each head's attention
+        output at each token. The two statistics carry no gradient.
     """
     batch, num_tokens, _ = normed.shape
     qkv = attn.qkv(normed).reshape(batch, num_tokens, 3, attn.num_heads, attn.head_dim)

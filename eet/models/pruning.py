@@ -74,8 +74,8 @@ def gather_tokens(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Te
     token_indices = torch.cat([cls_index, patch_indices + 1], dim=1)
     row_offsets = torch.arange(batch, device=tokens.device).unsqueeze(1) * num_tokens
     rows = (token_indices + row_offsets).reshape(-1)
-    kept = tokens.reshape(batch * num_tokens, channels).index_select(0, rows)
-    return kept.view(batch, token_indices.shape[1], channels)
+    kept_rows = tokens.reshape(batch * num_tokens, channels).index_select(0, rows)
+    return kept_rows.view(batch, token_indices.shape[1], channels)
 
 
 def gather_tokens_per_sample(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Tensor:
