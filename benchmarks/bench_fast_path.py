@@ -10,6 +10,8 @@ drift between runs can still be resolved.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_fast_path.py --threads 2 \\
         --batch-sizes 1 64 --rounds 300 20
+
+On CUDA (``--device cuda``) the device is synchronised around every timed call.
 """
 
 import argparse
@@ -24,6 +26,7 @@ import yaml
 from eet.atomic import atomic_output
 from eet.bench.latency import build_latency_models, device_name, paired_comparison, time_models
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PAPER_STUDENT = {
     "name": "vit_small_patch16_224", "prune_blocks": [4, 8, 10], "keep_counts": [98, 49, 12],
 }
@@ -33,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, help="workflow config whose model.student to time "
                         "(default: the paper's ViT-S/16 at 224)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
+                        help="dtype of weights and images (default: float32)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64],
                         help="batch sizes to time (default: 1 64)")
@@ -41,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: 300 20)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="untimed calls per model (default: 5)")
-    parser.add_argument("--out", type=Path, default=Path("results/latency/fast_path_cpu.csv"),
-                        help="CSV file to write (default: results/latency/fast_path_cpu.csv)")
+    parser.add_argument("--out", type=Path,
+                        help="CSV file to write (default: results/latency/fast_path_<device>.csv)")
     args = parser.parse_args(argv)
     if len(args.rounds) == 1:
         args.rounds = args.rounds * len(args.batch_sizes)
@@ -51,6 +57,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--rounds has {len(args.rounds)} numbers for {len(args.batch_sizes)} batch sizes; "
             "give one number for all or one per batch size"
         )
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        parser.error(f"--device must be cpu, cuda or cuda:<index>, got {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device!r} requested but torch sees no CUDA device; use cpu")
+    if args.out is None:
+        args.out = Path(f"results/latency/fast_path_{device.type}.csv")
     return args
 
 
@@ -63,17 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         student = yaml.safe_load(args.config.read_text())["model"]["student"]
     config = {"bits": [64], "model": {"teacher": student, "student": student}}
     built = build_latency_models(config, ["eet", "eet_explicit"])
-    models = {name: model for name, (model, _) in built.items()}
+    device = torch.device(args.device)
+    dtype = DTYPES[args.dtype]
+    models = {name: model.to(device, dtype) for name, (model, _) in built.items()}
     image_size = built["eet"][1]
-    cpu = torch.device("cpu")
 
     rows = []
     for batch_size, rounds in zip(args.batch_sizes, args.rounds):
         generator = torch.Generator().manual_seed(0)
         images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
-        latencies = time_models(models, {name: images for name in models}, args.warmup, rounds, cpu)
+        images = images.to(device, dtype)
+        latencies = time_models(
+            models, {name: images for name in models}, args.warmup, rounds, device
+        )
         result = paired_comparison(latencies["eet"], latencies["eet_explicit"])
         rows.append({
+            "device": device.type,
+            "dtype": args.dtype,
             "batch_size": batch_size,
             "rounds": rounds,
             "fast_ms": 1000 * result["median_first"],
@@ -88,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_output(args.out) as temporary:
         table.to_csv(temporary, index=False)
 
-    print(f"device: {device_name(cpu)}, threads {torch.get_num_threads()}, torch "
-          f"{torch.__version__}, {args.warmup} warm-up calls per model")
+    threads = f", threads {torch.get_num_threads()}" if device.type == "cpu" else ""
+    print(f"device: {device_name(device)}{threads}, torch {torch.__version__}, "
+          f"{args.warmup} warm-up calls per model")
     # object dtype keeps integer columns from being printed as floats.
     print(table.astype(object).to_markdown(index=False, floatfmt=".3f"))
     print(f"written to {args.out}")

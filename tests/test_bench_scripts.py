@@ -83,6 +83,17 @@ def test_bench_fast_path_rejects_mismatched_rounds(config_file):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("device", ["tpu", "cuda:0"])
+def test_bench_fast_path_rejects_unusable_device(device):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_script("benchmarks/bench_fast_path.py", "--device", device)
+
+    assert result.returncode == 2
+    assert f"--device {device!r}" in result.stderr or f"got {device!r}" in result.stderr
+
+
+@pytest.mark.slow
 def test_bench_block_tokens_prints_every_token_count():
     result = run_script(
         "benchmarks/bench_block_tokens.py", "--batch-sizes", "1", "--rounds", "2", "--warmup", "1",
