@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from eet.models.pruning import ctp_scores, gather_tokens, gather_tokens_per_sample, select_patches
+from eet.models.pruning import (
+    ctp_scores,
+    gather_token_rows,
+    gather_tokens,
+    gather_tokens_per_sample,
+    kept_token_rows,
+    select_patches,
+)
 
 
 def test_ctp_scores_hand_computed():
@@ -82,3 +89,22 @@ def test_gather_tokens_passes_gradient_to_kept_tokens_only():
     gather_tokens(tokens, torch.tensor([[2]])).sum().backward()
 
     assert tokens.grad[0].tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+
+
+def test_kept_token_rows_hand_computed():
+    # 4 tokens per image (CLS + 3 patches). Image 0 keeps patches 2, 0: tokens 3, 1, rows 3, 1.
+    # Image 1 keeps patch 1 twice: token 2, rows 4 + 2.
+    rows = kept_token_rows(torch.tensor([[2, 0], [1, 1]]), num_tokens=4)
+
+    assert rows.tolist() == [0, 3, 1, 4, 6, 6]
+
+
+def test_gather_token_rows_shares_rows_across_tensors():
+    tokens = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    patch_indices = torch.tensor([[2], [0]])
+    rows = kept_token_rows(patch_indices, num_tokens=4)
+
+    first, second = gather_token_rows(tokens, rows), gather_token_rows(tokens * 10, rows)
+
+    assert torch.equal(first, gather_tokens(tokens, patch_indices))
+    assert torch.equal(second, 10 * first)

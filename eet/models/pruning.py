@@ -9,6 +9,7 @@ Every function here assumes one prefix token (CLS) at index 0 of the token axis.
 """
 
 import torch
+import torch.nn.functional as F
 
 
 def ctp_scores(cls_attention: torch.Tensor, head_output_norms: torch.Tensor) -> torch.Tensor:
@@ -54,12 +55,45 @@ def select_patches(patch_scores: torch.Tensor, keep_count: int) -> torch.Tensor:
     return order[:, :keep_count].sort(dim=1).values
 
 
+def kept_token_rows(patch_indices: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """Return the row indices of the CLS token and the given patch tokens of every image.
+
+    The rows index tokens flattened to (B * num_tokens, C), the layout that ``gather_token_rows``
+    reads. Computing them once lets several tensors of the same tokens share them.
+
+    Args:
+        patch_indices: (B, K) int64 indices into the P = num_tokens - 1 patch tokens.
+        num_tokens: tokens per image, CLS included.
+
+    Returns:
+        (B * (1 + K),) int64 rows: per image, its CLS row and then its patch rows in the order of
+        ``patch_indices``.
+    """
+    batch = patch_indices.shape[0]
+    # Token index 0 is CLS, so patch p is token p + 1.
+    token_indices = F.pad(patch_indices + 1, (1, 0))
+    image_offsets = torch.arange(
+        0, batch * num_tokens, num_tokens, device=patch_indices.device
+    ).unsqueeze(1)
+    return (token_indices + image_offsets).reshape(-1)
+
+
+def gather_token_rows(tokens: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Read the given rows (from ``kept_token_rows``) of (B, N, C) tokens in one ``index_select``.
+
+    ``index_select`` reads one index per token rather than one per channel as ``torch.gather``
+    with an expanded index does.
+
+    Returns:
+        (B, len(rows) / B, C) tokens.
+    """
+    batch, num_tokens, channels = tokens.shape
+    kept_rows = tokens.reshape(batch * num_tokens, channels).index_select(0, rows)
+    return kept_rows.view(batch, -1, channels)
+
+
 def gather_tokens(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Tensor:
     """Keep the CLS token and the given patch tokens of every image, in one batched gather.
-
-    The batch is flattened to (B * (1 + P), C) rows and the kept rows are read with one
-    ``index_select``, which reads one index per token rather than one per channel as
-    ``torch.gather`` with an expanded index does.
 
     Args:
         tokens: (B, 1 + P, C) CLS token followed by P patch tokens.
@@ -69,13 +103,7 @@ def gather_tokens(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Te
         (B, 1 + K, C) CLS token followed by the selected patch tokens in the order of
         ``patch_indices``.
     """
-    batch, num_tokens, channels = tokens.shape
-    cls_index = patch_indices.new_zeros(batch, 1)
-    token_indices = torch.cat([cls_index, patch_indices + 1], dim=1)
-    row_offsets = torch.arange(batch, device=tokens.device).unsqueeze(1) * num_tokens
-    rows = (token_indices + row_offsets).reshape(-1)
-    kept_rows = tokens.reshape(batch * num_tokens, channels).index_select(0, rows)
-    return kept_rows.view(batch, token_indices.shape[1], channels)
+    return gather_token_rows(tokens, kept_token_rows(patch_indices, tokens.shape[1]))
 
 
 def gather_tokens_per_sample(tokens: torch.Tensor, patch_indices: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,13 @@ from eet.models.attention import (
     mixed_heads,
     mlp_residual,
 )
-from eet.models.pruning import ctp_scores, gather_tokens, gather_tokens_per_sample, select_patches
+from eet.models.pruning import (
+    ctp_scores,
+    gather_token_rows,
+    gather_tokens_per_sample,
+    kept_token_rows,
+    select_patches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +86,7 @@ class HashViT(nn.Module):
             the reference path: the explicit attention matrix, and tokens dropped after the
             attention residual. Both keep the same tokens and give the same outputs up to float
             rounding.
-        token_gather: ``batched`` (one ``torch.gather``) or ``per_sample`` (a Python loop over the
+        token_gather: ``batched`` (one ``index_select``) or ``per_sample`` (a Python loop over the
             batch, only as a latency baseline).
     """
 
@@ -114,7 +120,6 @@ class HashViT(nn.Module):
         self.keep_after_block = {b - 1: int(n) for b, n in zip(prune_blocks, keep_counts)}
         self.fast_path = fast_path
         self.token_gather = token_gather
-        self._gather = gather_tokens if token_gather == "batched" else gather_tokens_per_sample
 
     @property
     def num_patches(self) -> int:
@@ -169,11 +174,10 @@ class HashViT(nn.Module):
                 if self.fast_path:
                     # The output projection and the residual act on each token separately, so
                     # they run on the kept tokens only.
-                    x = attention_output_residual(
-                        block, self._gather(x, selected), self._gather(mixed, selected)
-                    )
+                    x, mixed = self._gather(selected, x, mixed)
+                    x = attention_output_residual(block, x, mixed)
                 else:
-                    x = self._gather(attention_output_residual(block, x, mixed), selected)
+                    (x,) = self._gather(selected, attention_output_residual(block, x, mixed))
                 positions = torch.gather(positions, 1, selected)
                 kept_patches.append(positions)
             x = mlp_residual(block, x)
@@ -181,6 +185,13 @@ class HashViT(nn.Module):
         logits = vit.forward_head(vit.norm(x))
         hashes = {k: self.hash_heads[str(k)](logits) for k in self.bits}
         return HashViTOutput(logits, hashes, tuple(kept_patches), importance)
+
+    def _gather(self, patch_indices: torch.Tensor, *tokens: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # Tensors of the same (B, N) tokens share one set of row indices.
+        if self.token_gather == "per_sample":
+            return tuple(gather_tokens_per_sample(t, patch_indices) for t in tokens)
+        rows = kept_token_rows(patch_indices, tokens[0].shape[1])
+        return tuple(gather_token_rows(t, rows) for t in tokens)
 
     def patch_importance(self, images: torch.Tensor) -> torch.Tensor:
         """Return the (B, num_patches) CTP score of every patch after the last block.
