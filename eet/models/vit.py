@@ -186,7 +186,9 @@ class HashViT(nn.Module):
         hashes = {k: self.hash_heads[str(k)](logits) for k in self.bits}
         return HashViTOutput(logits, hashes, tuple(kept_patches), importance)
 
-    def _gather(self, patch_indices: torch.Tensor, *tokens: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _gather(
+        self, patch_indices: torch.Tensor, *tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         # Tensors of the same (B, N) tokens share one set of row indices.
         if self.token_gather == "per_sample":
             return tuple(gather_tokens_per_sample(t, patch_indices) for t in tokens)
