@@ -24,6 +24,7 @@ import timm
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from eet.bench.cli import non_negative_int, positive_int, rounds_per_batch_size
 from eet.bench.latency import device_name, time_models
 
 # Tokens entering each of the 12 blocks of the paper's student (keep 98, 49, 12 after 4, 8, 10).
@@ -33,22 +34,16 @@ UNPRUNED_TOKENS = (197,) * 12
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64],
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
                         help="batch sizes to time (default: 1 64)")
-    parser.add_argument("--rounds", type=int, nargs="+", default=[300, 20],
+    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[300, 20],
                         help="timed rounds per batch size, one number each or one for all "
                         "(default: 300 20)")
-    parser.add_argument("--warmup", type=int, default=5,
+    parser.add_argument("--warmup", type=non_negative_int, default=5,
                         help="untimed calls per token count (default: 5)")
     args = parser.parse_args(argv)
-    if len(args.rounds) == 1:
-        args.rounds = args.rounds * len(args.batch_sizes)
-    if len(args.rounds) != len(args.batch_sizes):
-        parser.error(
-            f"--rounds has {len(args.rounds)} numbers for {len(args.batch_sizes)} batch sizes; "
-            "give one number for all or one per batch size"
-        )
+    args.rounds = rounds_per_batch_size(parser, args.rounds, args.batch_sizes)
     return args
 
 

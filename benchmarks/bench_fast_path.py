@@ -24,6 +24,13 @@ import torch
 import yaml
 
 from eet.atomic import atomic_output
+from eet.bench.cli import (
+    device,
+    existing_file,
+    non_negative_int,
+    positive_int,
+    rounds_per_batch_size,
+)
 from eet.bench.latency import build_latency_models, device_name, paired_comparison, time_models
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -34,39 +41,28 @@ PAPER_STUDENT = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, help="workflow config whose model.student to time "
+    parser.add_argument("--config", type=existing_file,
+                        help="workflow config whose model.student to time "
                         "(default: the paper's ViT-S/16 at 224)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
+    parser.add_argument("--device", type=device, default="cpu",
+                        help="cpu, cuda or cuda:<index> (default: cpu)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                         help="dtype of weights and images (default: float32)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64],
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
                         help="batch sizes to time (default: 1 64)")
-    parser.add_argument("--rounds", type=int, nargs="+", default=[300, 20],
+    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[300, 20],
                         help="timed rounds per batch size, one number each or one for all "
                         "(default: 300 20)")
-    parser.add_argument("--warmup", type=int, default=5,
+    parser.add_argument("--warmup", type=non_negative_int, default=5,
                         help="untimed calls per model (default: 5)")
     parser.add_argument("--out", type=Path,
                         help="CSV file to write (default: results/latency/fast_path_<device>.csv)")
     args = parser.parse_args(argv)
-    if len(args.rounds) == 1:
-        args.rounds = args.rounds * len(args.batch_sizes)
-    if len(args.rounds) != len(args.batch_sizes):
-        parser.error(
-            f"--rounds has {len(args.rounds)} numbers for {len(args.batch_sizes)} batch sizes; "
-            "give one number for all or one per batch size"
-        )
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        parser.error(f"--device must be cpu, cuda or cuda:<index>, got {args.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device!r} requested but torch sees no CUDA device; use cpu")
+    args.rounds = rounds_per_batch_size(parser, args.rounds, args.batch_sizes)
+    device_type = torch.device(args.device).type
     if args.out is None:
-        args.out = Path(f"results/latency/fast_path_{device.type}.csv")
+        args.out = Path(f"results/latency/fast_path_{device_type}.csv")
     return args
 
 
@@ -79,22 +75,22 @@ def main(argv: list[str] | None = None) -> int:
         student = yaml.safe_load(args.config.read_text())["model"]["student"]
     config = {"bits": [64], "model": {"teacher": student, "student": student}}
     built = build_latency_models(config, ["eet", "eet_explicit"])
-    device = torch.device(args.device)
+    torch_device = torch.device(args.device)
     dtype = DTYPES[args.dtype]
-    models = {name: model.to(device, dtype) for name, (model, _) in built.items()}
+    models = {name: model.to(torch_device, dtype) for name, (model, _) in built.items()}
     image_size = built["eet"][1]
 
     rows = []
     for batch_size, rounds in zip(args.batch_sizes, args.rounds):
         generator = torch.Generator().manual_seed(0)
         images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
-        images = images.to(device, dtype)
+        images = images.to(torch_device, dtype)
         latencies = time_models(
-            models, {name: images for name in models}, args.warmup, rounds, device
+            models, {name: images for name in models}, args.warmup, rounds, torch_device
         )
         result = paired_comparison(latencies["eet"], latencies["eet_explicit"])
         rows.append({
-            "device": device.type,
+            "device": torch_device.type,
             "dtype": args.dtype,
             "batch_size": batch_size,
             "rounds": rounds,
@@ -110,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_output(args.out) as temporary:
         table.to_csv(temporary, index=False)
 
-    threads = f", threads {torch.get_num_threads()}" if device.type == "cpu" else ""
-    print(f"device: {device_name(device)}{threads}, torch {torch.__version__}, "
+    threads = f", threads {torch.get_num_threads()}" if torch_device.type == "cpu" else ""
+    print(f"device: {device_name(torch_device)}{threads}, torch {torch.__version__}, "
           f"{args.warmup} warm-up calls per model")
     # object dtype keeps integer columns from being printed as floats.
     print(table.astype(object).to_markdown(index=False, floatfmt=".3f"))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from eet.bench.cli import device, existing_file, non_negative_int, positive_int
 from eet.bench.latency import MODEL_NAMES, write_latency_report
 
 PAPER_MODELS = {
@@ -33,20 +34,20 @@ SHOWN_COLUMNS = [
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, help="workflow config whose model.teacher and "
+    parser.add_argument("--config", type=existing_file, help="workflow config whose model.teacher and "
                         "model.student to time (default: ViT-B/16 and ViT-S/16 at 224 as in EET)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64],
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
                         help="batch sizes to time (default: 1 64)")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"],
                         help="CUDA dtypes (default: float32 bfloat16); the CPU uses float32")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls per model (default: 5)")
-    parser.add_argument("--iterations", type=int, default=30,
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls per model (default: 5)")
+    parser.add_argument("--iterations", type=positive_int, default=30,
                         help="timed calls per model and batch size (default: 30)")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models to time (default: all)")
-    parser.add_argument("--num-classes", type=int, default=200,
+    parser.add_argument("--num-classes", type=positive_int, default=200,
                         help="classes of the classifier head (default: 200, as CUB-200-2011)")
     parser.add_argument("--out", type=Path, default=Path("results/latency/bench_latency.csv"),
                         help="CSV file to write (default: results/latency/bench_latency.csv)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from eet.bench.cli import device, existing_file, non_negative_int, positive_int
 from eet.bench.train_step import time_train_steps
 
 PAPER_MODELS = {
@@ -28,13 +29,13 @@ PAPER_MODELS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, help="workflow config whose model, loss and drg "
+    parser.add_argument("--config", type=existing_file, help="workflow config whose model, loss and drg "
                         "sections to use (default: ViT-B/16 and ViT-S/16 at 224 as in EET)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per step (default: 64)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant (default: 2)")
-    parser.add_argument("--iterations", type=int, default=10,
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:<index> (default: cpu)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per step (default: 64)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--warmup", type=non_negative_int, default=2, help="untimed steps per variant (default: 2)")
+    parser.add_argument("--iterations", type=positive_int, default=10,
                         help="timed steps per variant (default: 10)")
     parser.add_argument("--autocast", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="dtype of the forward passes under torch.autocast (default: float32, "

@@ -1,0 +1,75 @@
+"""Argument types and checks shared by the command lines under benchmarks/.
+
+Each type raises ``argparse.ArgumentTypeError``, so argparse exits with status 2 and a message
+that names the option and the invalid value before any model is built.
+"""
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+
+def positive_int(text: str) -> int:
+    """Parse an integer of at least 1."""
+    value = _parse_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer; give 1 or more")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """Parse an integer of at least 0."""
+    value = _parse_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def device(text: str) -> str:
+    """Check that ``text`` names the CPU or an available CUDA device, and return it."""
+    try:
+        parsed = torch.device(text)
+    except RuntimeError:
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not cpu, cuda or cuda:<index>")
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} requested but torch sees no CUDA device; use cpu"
+        )
+    return text
+
+
+def existing_file(text: str) -> Path:
+    """Check that ``text`` is the path of an existing file, and return it as a ``Path``."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} does not exist or is not a file")
+    return path
+
+
+def rounds_per_batch_size(
+    parser: argparse.ArgumentParser, rounds: Sequence[int], batch_sizes: Sequence[int]
+) -> list[int]:
+    """Return one round count per batch size: ``rounds`` itself, or its one number repeated.
+
+    Exits through ``parser.error`` when the counts do not match.
+    """
+    if len(rounds) == 1:
+        return list(rounds) * len(batch_sizes)
+    if len(rounds) != len(batch_sizes):
+        sizes = "batch size" if len(batch_sizes) == 1 else "batch sizes"
+        parser.error(
+            f"--rounds has {len(rounds)} numbers for {len(batch_sizes)} {sizes}; give one number "
+            "for all or one per batch size"
+        )
+    return list(rounds)
