@@ -6,6 +6,7 @@ from timm.models.vision_transformer import Block
 
 from eet.models.attention import (
     attention_output_residual,
+    explicit_matrix_is_cheaper,
     attention_residual_with_statistics,
     mixed_heads,
     mlp_residual,
@@ -75,3 +76,14 @@ def test_projection_of_gathered_tokens_equals_gathered_projection():
         )
 
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize(
+    ("num_tokens", "expected"), [(13, True), (128, True), (129, False), (197, False)]
+)
+def test_explicit_matrix_is_cheaper_on_cpu_up_to_twice_head_dim(num_tokens, expected):
+    assert explicit_matrix_is_cheaper(num_tokens, 64, torch.device("cpu")) is expected
+
+
+def test_explicit_matrix_is_cheaper_never_on_cuda():
+    assert explicit_matrix_is_cheaper(13, 64, torch.device("cuda")) is False

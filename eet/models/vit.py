@@ -21,6 +21,7 @@ from torch import nn
 from eet.models.attention import (
     attention_output_residual,
     check_scoring_block,
+    explicit_matrix_is_cheaper,
     mixed_heads,
     mlp_residual,
 )
@@ -82,10 +83,10 @@ class HashViT(nn.Module):
         prune_blocks: 1-based ids of the blocks after which tokens are pruned; empty for no pruning.
         keep_counts: patch tokens kept after each pruning block.
         fast_path: in pruning blocks, score tokens with the fused attention kernel plus a
-            separate CLS row and drop tokens before the attention output projection. False is
-            the reference path: the explicit attention matrix, and tokens dropped after the
-            attention residual. Both keep the same tokens and give the same outputs up to float
-            rounding.
+            separate CLS row (the explicit matrix where ``explicit_matrix_is_cheaper``) and drop
+            tokens before the attention output projection. False is the reference path: the
+            explicit attention matrix, and tokens dropped after the attention residual. Both
+            keep the same tokens and give the same outputs up to float rounding.
         token_gather: ``batched`` (one ``index_select``) or ``per_sample`` (a Python loop over the
             batch, only as a latency baseline).
     """
@@ -161,8 +162,11 @@ class HashViT(nn.Module):
                 x = block(x)
                 continue
 
+            explicit = not self.fast_path or explicit_matrix_is_cheaper(
+                x.shape[1], block.attn.head_dim, x.device
+            )
             mixed, cls_attention, head_output_norms = mixed_heads(
-                block.attn, block.norm1(x), explicit=not self.fast_path
+                block.attn, block.norm1(x), explicit
             )
             patch_scores = ctp_scores(cls_attention, head_output_norms)[:, 1:]
             if wants_importance:
