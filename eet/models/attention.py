@@ -24,9 +24,9 @@ from timm.models.vision_transformer import Block
 def explicit_matrix_is_cheaper(num_tokens: int, head_dim: int, device: torch.device) -> bool:
     """Return True where the explicit attention matrix gives the CTP statistics faster.
 
-    That is on the CPU when ``num_tokens <= 2 * head_dim``: each head's N x N matrix is then no
-    larger than the keys and values it is computed from, so materialising it costs little, and
-    the fused kernel plus a separate CLS row cost more. Measured with ``mixed_heads`` on a
+    That is on the CPU when ``num_tokens <= 2 * head_dim``. Each head's N x N matrix is then no
+    larger than the keys and values it is computed from, so materialising it costs little. The
+    fused kernel plus a separate CLS row cost more there. Measured with ``mixed_heads`` on a
     2-core AMD EPYC (docs/benchmarks.md): with head size 64, the explicit matrix was 3% to 7%
     faster at 99 tokens and the fused kernel 7% to 22% faster at 197, at batch 1, 8 and 64.
     Off the CPU the fused kernel is always used.
@@ -100,7 +100,7 @@ def mixed_heads(
 def attention_output_residual(block: Block, x: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
     """Add the projected attention output ``mixed`` (from ``mixed_heads``) to the tokens ``x``.
 
-    Both are (B, N, C) with the same tokens in the same order; they may be a gathered subset of
+    Both are (B, N, C) with the same tokens in the same order. They may be a gathered subset of
     the tokens ``mixed_heads`` ran on.
     """
     attn_out = block.attn.proj_drop(block.attn.proj(mixed))
