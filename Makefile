@@ -32,7 +32,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
 
-# The MLflow UI on http://127.0.0.1:$(MLFLOW_PORT), one row per cell; loopback only.
+# The MLflow UI on http://127.0.0.1:$(MLFLOW_PORT), one row per training run; loopback only.
 MLFLOW_PORT ?= 5000
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/results/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
