@@ -110,6 +110,19 @@ def test_bench_block_tokens_prints_both_tables():
 
 
 @pytest.mark.slow
+def test_bench_statistics_kernels_prints_rule_choice():
+    result = run_script(
+        "benchmarks/bench_statistics_kernels.py", "--batch-sizes", "1", "--rounds", "1",
+        "--warmup", "0",
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| vit_s16_224")]
+    picks = [row.split("|")[-2].strip() for row in rows]
+    assert picks == ["fused", "explicit", "explicit"]
+
+
+@pytest.mark.slow
 def test_bench_train_step_writes_table(tmp_path, config_file):
     out_csv = tmp_path / "train_step.csv"
 

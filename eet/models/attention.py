@@ -26,9 +26,10 @@ def explicit_matrix_is_cheaper(num_tokens: int, head_dim: int, device: torch.dev
 
     That is on the CPU when ``num_tokens <= 2 * head_dim``. Each head's N x N matrix is then no
     larger than the keys and values it is computed from, so materialising it costs little. The
-    fused kernel plus a separate CLS row cost more there. Measured with ``mixed_heads`` on a
-    2-core AMD EPYC (docs/benchmarks.md): with head size 64, the explicit matrix was 3% to 7%
-    faster at 99 tokens and the fused kernel 7% to 22% faster at 197, at batch 1, 8 and 64.
+    fused kernel plus a separate CLS row cost more there. ``benchmarks/bench_statistics_kernels.py``
+    measured this with ``mixed_heads`` on a 2-core AMD EPYC (docs/benchmarks.md). With head size
+    64 at batch 1, 8 and 64, the fused kernel was 9% to 28% faster at 197 tokens, the explicit
+    matrix 0.4% to 8% faster at 50, and the two within 5% of each other at 99.
     Off the CPU the fused kernel is always used.
     """
     # NOTE: the CPU rule comes from one machine; CUDA has not been measured.
