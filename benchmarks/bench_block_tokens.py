@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from eet.bench.cli import non_negative_int, positive_int, rounds_per_batch_size
+from eet.bench.cli import add_round_options, rounds_per_batch_size
 from eet.bench.flops import count_flops_per_image
 from eet.bench.latency import build_latency_models, device_name, time_models
 from eet.models.attention import attention_output_residual, mlp_residual
@@ -84,14 +84,7 @@ class FixedSelection(nn.Module):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
-                        help="batch sizes to time (default: 1 64)")
-    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[300, 20],
-                        help="timed rounds per batch size, one number each or one for all "
-                        "(default: 300 20)")
-    parser.add_argument("--warmup", type=non_negative_int, default=5,
-                        help="untimed calls per token count (default: 5)")
+    add_round_options(parser, warmup_help="untimed calls per token count")
     args = parser.parse_args(argv)
     args.rounds = rounds_per_batch_size(parser, args.rounds, args.batch_sizes)
     return args

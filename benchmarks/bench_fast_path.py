@@ -24,13 +24,7 @@ import torch
 import yaml
 
 from eet.atomic import atomic_output
-from eet.bench.cli import (
-    device,
-    existing_file,
-    non_negative_int,
-    positive_int,
-    rounds_per_batch_size,
-)
+from eet.bench.cli import add_round_options, device, existing_file, rounds_per_batch_size
 from eet.bench.latency import build_latency_models, device_name, paired_comparison, time_models
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -48,14 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="cpu, cuda or cuda:<index> (default: cpu)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                         help="dtype of weights and images (default: float32)")
-    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
-    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
-                        help="batch sizes to time (default: 1 64)")
-    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[300, 20],
-                        help="timed rounds per batch size, one number each or one for all "
-                        "(default: 300 20)")
-    parser.add_argument("--warmup", type=non_negative_int, default=5,
-                        help="untimed calls per model (default: 5)")
+    add_round_options(parser, warmup_help="untimed calls per model")
     parser.add_argument("--out", type=Path,
                         help="CSV file to write (default: results/latency/fast_path_<device>.csv)")
     args = parser.parse_args(argv)

@@ -73,3 +73,18 @@ def rounds_per_batch_size(
             "for all or one per batch size"
         )
     return list(rounds)
+
+
+def add_round_options(parser: argparse.ArgumentParser, warmup_help: str) -> None:
+    """Add ``--threads``, ``--batch-sizes``, ``--rounds`` and ``--warmup`` to ``parser``.
+
+    Call ``rounds_per_batch_size`` on the parsed values to get one round count per batch size.
+    """
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
+                        help="batch sizes to time (default: 1 64)")
+    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[300, 20],
+                        help="timed rounds per batch size, one number each or one for all "
+                        "(default: 300 20)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5,
+                        help=f"{warmup_help} (default: 5)")
