@@ -1,7 +1,8 @@
 """Split the EET student's latency ratio into the cost of its token counts and of CTP scoring.
 
-The pruned student runs blocks 1-4 on 197 tokens, 5-8 on 99, 9-10 on 50 and 11-12 on 13 (CLS
-plus 196, 98, 49 and 12 patches). Its latency ratio to the unpruned ViT follows its FLOP ratio
+197 tokens enter blocks 1-4 of the pruned student, 99 enter blocks 5-8, 50 enter 9-10 and 13
+enter 11-12 (CLS plus 196, 98, 49 and 12 patches). A pruning block runs its output projection
+and MLP on the kept tokens only. Its latency ratio to the unpruned ViT follows its FLOP ratio
 only if a block's time scales with its FLOPs and scoring costs nothing. This script measures
 both, with random weights, in alternating rounds (``eet.bench.latency.time_models``):
 

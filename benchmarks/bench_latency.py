@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 64],
                         help="batch sizes to time (default: 1 64)")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"],
+                        choices=["float32", "bfloat16", "float16"],
                         help="CUDA dtypes (default: float32 bfloat16); the CPU uses float32")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls per model (default: 5)")
