@@ -18,6 +18,11 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> dict[str
     """
     with open(path) as handle:
         config = yaml.safe_load(handle) or {}
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"config {str(path)!r} is a YAML {type(config).__name__}, not a mapping of keys; "
+            "start from config/config.yaml"
+        )
     config.update(overrides or {})
     validate_config(config)
     return config
@@ -82,8 +87,14 @@ def check_config(config: dict[str, Any], check_files: bool = True) -> None:
                 "or set it to null to train from scratch"
             )
     with torch.device("meta"):
-        teacher = build_hash_vit({**models["teacher"], "pretrained_file": None}, 2, [8], prune=False)
-        build_hash_vit({**models["student"], "pretrained_file": None}, 2, [8], prune=True)
+        teacher = build_hash_vit(
+            {**models["teacher"], "pretrained_file": None}, 2, [8], prune=False,
+            config_key="model.teacher",
+        )
+        build_hash_vit(
+            {**models["student"], "pretrained_file": None}, 2, [8], prune=True,
+            config_key="model.student",
+        )
 
     needs_teacher = {"eet", "ctp+dkt", "ctp+drg"} & set(config["variants"])
     teacher_size, student_size = models["teacher"].get("img_size"), models["student"].get("img_size")

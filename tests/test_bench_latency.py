@@ -11,6 +11,7 @@ from eet.bench.flops import count_flops_per_image, count_parameters
 from eet.bench.latency import (
     COLUMNS,
     MODEL_NAMES,
+    build_latency_models,
     measure_latency,
     paired_comparison,
     time_models,
@@ -75,17 +76,67 @@ def test_latency_report_values_consistent(tiny_report):
     assert (table["images_per_s"] - images_per_s).abs().max() < 1e-6
 
 
+def test_latency_columns_include_requested_measures():
+    # Median and p90 latency, images/s, FLOPs, parameters and the ratios to both references.
+    requested = [
+        "median_ms", "p90_ms", "images_per_s", "gflops_per_image", "params", "flop_ratio",
+        "latency_ratio", "flop_ratio_timm", "latency_ratio_timm",
+    ]
+
+    assert [column for column in requested if column not in COLUMNS] == []
+
+
 @pytest.mark.slow
 def test_latency_timm_reference_row():
     config = tiny_config(reference_timm=True)
     config["latency"]["batch_sizes"] = [1]
+    config["latency"]["warmup"] = 0
+    config["latency"]["iterations"] = 1
 
-    table = measure_latency(config, "cpu", models=["vit", "timm_vit_s16_224"])
+    table = measure_latency(config, "cpu")
 
+    assert list(table["model"]) == list(MODEL_NAMES)
     reference = table[table["model"] == "timm_vit_s16_224"].iloc[0]
     assert reference["img_size"] == 224
     assert reference["latency_ratio_timm"] == 1.0
     assert reference["gflops_per_image"] > 9.0
+    assert table["latency_ratio_timm"].notna().all()
+
+
+def test_latency_iterations_per_batch_size():
+    config = tiny_config()
+    config["latency"]["iterations"] = [2, 4]
+
+    table = measure_latency(config, "cpu", models=["vit"])
+
+    assert list(table["batch_size"]) == [1, 3]
+    assert list(table["iterations"]) == [2, 4]
+
+
+def test_latency_rejects_iterations_mismatch():
+    config = tiny_config()
+    config["latency"]["iterations"] = [2, 4, 6]
+
+    with pytest.raises(ValueError, match=r"latency.iterations has 3 counts for the batch sizes \[1, 3\]"):
+        measure_latency(config, "cpu", models=["vit"])
+
+
+def test_latency_rejects_zero_iterations():
+    config = tiny_config()
+    config["latency"]["iterations"] = 0
+
+    with pytest.raises(ValueError, match=r"latency.iterations must be at least 1, got \[0, 0\]"):
+        measure_latency(config, "cpu", models=["vit"])
+
+
+def test_latency_models_skip_pretrained_file(tmp_path):
+    # Latency needs no trained weights, so a checkpoint that is not in place yet does not stop it.
+    config = tiny_config()
+    config["model"]["student"]["pretrained_file"] = str(tmp_path / "absent.safetensors")
+
+    built = build_latency_models(config, ["vit", "eet"])
+
+    assert list(built) == ["vit", "eet"]
 
 
 def test_latency_rejects_unknown_model():

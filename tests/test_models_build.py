@@ -29,24 +29,24 @@ def test_build_rejects_bad_schedule(prune_blocks, keep_counts, message):
     arch = {**TINY, "prune_blocks": prune_blocks, "keep_counts": keep_counts}
 
     with pytest.raises(ValueError, match=message):
-        build_hash_vit(arch, 5, [16], prune=True)
+        build_hash_vit(arch, 5, [16], prune=True, config_key="model.student")
 
 
 def test_build_ignores_schedule_without_pruning():
     arch = {**TINY, "prune_blocks": [3, 1], "keep_counts": [99]}
 
-    model = build_hash_vit(arch, 5, [16], prune=False)
+    model = build_hash_vit(arch, 5, [16], prune=False, config_key="model.teacher")
 
     assert not model.prunes
 
 
 def test_build_rejects_unknown_key():
     with pytest.raises(ValueError, match=r"model\.teacher has unknown keys \['keep'\]"):
-        build_hash_vit({**TINY, "keep": [1]}, 5, [16], prune=False)
+        build_hash_vit({**TINY, "keep": [1]}, 5, [16], prune=False, config_key="model.teacher")
 
 
 def test_build_applies_arch_overrides():
-    model = build_hash_vit(TINY, 5, [16, 64], prune=True)
+    model = build_hash_vit(TINY, 5, [16, 64], prune=True, config_key="model.student")
 
     assert model.num_patches == 16
     assert len(model.backbone.blocks) == 4
@@ -64,7 +64,9 @@ def test_build_loads_local_checkpoint(tmp_path):
     checkpoint = tmp_path / "vit_tiny.pth"
     torch.save(source.state_dict(), checkpoint)
 
-    model = build_hash_vit({**TINY, "pretrained_file": str(checkpoint)}, 5, [16], prune=False)
+    arch = {**TINY, "pretrained_file": str(checkpoint)}
+
+    model = build_hash_vit(arch, 5, [16], prune=False, config_key="model.teacher")
 
     loaded = model.backbone.state_dict()
     assert torch.equal(loaded["blocks.2.attn.qkv.weight"], source.state_dict()["blocks.2.attn.qkv.weight"])
@@ -76,9 +78,25 @@ def test_build_rejects_missing_checkpoint(tmp_path):
     missing = tmp_path / "absent.pth"
 
     with pytest.raises(FileNotFoundError, match=r"model\.teacher\.pretrained_file .*absent\.pth"):
-        build_hash_vit({**TINY, "pretrained_file": str(missing)}, 5, [16], prune=False)
+        build_hash_vit(
+            {**TINY, "pretrained_file": str(missing)}, 5, [16], prune=False,
+            config_key="model.teacher",
+        )
 
 
 def test_build_rejects_non_vit():
     with pytest.raises(ValueError, match="not a timm VisionTransformer"):
-        build_hash_vit({"name": "resnet18"}, 5, [16], prune=False)
+        build_hash_vit({"name": "resnet18"}, 5, [16], prune=False, config_key="model.teacher")
+
+
+def test_build_rejects_unknown_timm_name():
+    with pytest.raises(ValueError, match=r"model\.student\.name 'vit_nonexistent' is not a timm model"):
+        build_hash_vit({"name": "vit_nonexistent"}, 5, [16], prune=True, config_key="model.student")
+
+
+def test_build_names_key_of_unpruned_student(tmp_path):
+    # The vit variant builds the student without pruning; errors still name model.student.
+    arch = {**TINY, "pretrained_file": str(tmp_path / "absent.pth")}
+
+    with pytest.raises(FileNotFoundError, match=r"^model\.student\.pretrained_file"):
+        build_hash_vit(arch, 5, [16], prune=False, config_key="model.student")

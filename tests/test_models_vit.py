@@ -15,11 +15,13 @@ TINY = {
 }
 NUM_PATCHES = 16
 NUM_CLASSES = 5
+STUDENT = "model.student"
 
 
 def build(prune=True, **overrides):
     torch.manual_seed(0)
-    return build_hash_vit({**TINY, **overrides}, NUM_CLASSES, [8, 16], prune=prune).eval()
+    arch = {**TINY, **overrides}
+    return build_hash_vit(arch, NUM_CLASSES, [8, 16], prune=prune, config_key=STUDENT).eval()
 
 
 def images(batch=3):
@@ -146,8 +148,11 @@ def test_fast_path_matches_explicit_vit_s(batch):
     # ViT-S/16 at 224 keeping 98, 49 and 12 patches after blocks 4, 8 and 10. Float64 keeps
     # near-equal scores of a random model from swapping places through rounding differences.
     torch.manual_seed(0)
-    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True).eval().double()
-    explicit = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=False).eval().double()
+    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True, config_key=STUDENT)
+    explicit = build_hash_vit(
+        VIT_S_PRUNED, 10, [64], prune=True, fast_path=False, config_key=STUDENT
+    )
+    fast, explicit = fast.eval().double(), explicit.eval().double()
     explicit.load_state_dict(fast.state_dict())
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(batch, 3, 224, 224, generator=generator, dtype=torch.float64)
@@ -168,8 +173,10 @@ def test_fast_path_skips_projection_of_dropped_tokens():
     # CPU it adds a separate CLS row in block 4 only, one 384-wide dot product per token (197),
     # because blocks 8 and 10 (99 and 50 tokens, at most 2 x 64) use the explicit matrix. Both
     # at 2 FLOPs per multiply-add.
-    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True)
-    explicit = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=False)
+    fast = build_hash_vit(VIT_S_PRUNED, 10, [64], prune=True, fast_path=True, config_key=STUDENT)
+    explicit = build_hash_vit(
+        VIT_S_PRUNED, 10, [64], prune=True, fast_path=False, config_key=STUDENT
+    )
 
     saved = count_flops_per_image(explicit, 224) - count_flops_per_image(fast, 224)
 
@@ -178,7 +185,9 @@ def test_fast_path_skips_projection_of_dropped_tokens():
 
 def test_per_sample_gather_matches_batched():
     batched = build()
-    per_sample = build_hash_vit(TINY, NUM_CLASSES, [8, 16], prune=True, token_gather="per_sample")
+    per_sample = build_hash_vit(
+        TINY, NUM_CLASSES, [8, 16], prune=True, token_gather="per_sample", config_key=STUDENT
+    )
     per_sample.load_state_dict(batched.state_dict())
     x = images()
     with torch.no_grad():

@@ -60,30 +60,27 @@ def build_latency_models(
         raise ValueError(f"unknown latency models {unknown}; choose from {list(MODEL_NAMES)}")
     num_classes = int(config.get("latency", {}).get("num_classes", DEFAULT_NUM_CLASSES))
     bits = list(config.get("bits") or [64])
-    teacher_arch = config["model"]["teacher"]
-    student_arch = config["model"]["student"]
+    # Latency does not depend on the weights, so no pretrained file is read.
+    teacher_arch = {**config["model"]["teacher"], "pretrained_file": None}
+    student_arch = {**config["model"]["student"], "pretrained_file": None}
     student_size = _image_size(student_arch)
+
+    def student(prune: bool, **options) -> tuple[nn.Module, int]:
+        model = build_hash_vit(
+            student_arch, num_classes, [max(bits)], prune, **options, config_key="model.student"
+        )
+        return model, student_size
+
     # The teacher carries one hash head per bit length; a student serves one length.
     builders: dict[str, Callable[[], tuple[nn.Module, int]]] = {
         "teacher": lambda: (
-            build_hash_vit(teacher_arch, num_classes, bits, prune=False), _image_size(teacher_arch)
+            build_hash_vit(teacher_arch, num_classes, bits, prune=False, config_key="model.teacher"),
+            _image_size(teacher_arch),
         ),
-        "vit": lambda: (
-            build_hash_vit(student_arch, num_classes, [max(bits)], prune=False), student_size
-        ),
-        "eet": lambda: (
-            build_hash_vit(student_arch, num_classes, [max(bits)], prune=True), student_size
-        ),
-        "eet_explicit": lambda: (
-            build_hash_vit(student_arch, num_classes, [max(bits)], prune=True, fast_path=False),
-            student_size,
-        ),
-        "eet_per_sample_gather": lambda: (
-            build_hash_vit(
-                student_arch, num_classes, [max(bits)], prune=True, token_gather="per_sample"
-            ),
-            student_size,
-        ),
+        "vit": lambda: student(prune=False),
+        "eet": lambda: student(prune=True),
+        "eet_explicit": lambda: student(prune=True, fast_path=False),
+        "eet_per_sample_gather": lambda: student(prune=True, token_gather="per_sample"),
         REFERENCE_TIMM: lambda: (
             timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=num_classes),
             224,
@@ -220,7 +217,7 @@ def measure_latency(
     Args:
         config: the workflow config; its ``latency`` section sets ``batch_sizes`` and ``threads``
             (CPU), ``cuda_batch_sizes`` and ``cuda_dtypes`` (CUDA), ``warmup``, ``iterations``
-            and ``reference_timm``.
+            (one count, or a list with one count per batch size) and ``reference_timm``.
         device: ``cpu``, ``cuda`` or ``cuda:<index>``.
         models: names from ``MODEL_NAMES``; by default all, without the timm reference unless
             ``latency.reference_timm`` is true.
@@ -231,16 +228,15 @@ def measure_latency(
     settings = config["latency"]
     torch_device = torch.device(device)
     if torch_device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"latency device {device!r} requested but CUDA is not available; use cpu")
+        raise RuntimeError(
+            f"latency device {device!r} requested but CUDA is not available on this machine; run "
+            f"this job on a CUDA machine, or remove {device!r} from latency.devices"
+        )
     if torch_device.type not in ("cpu", "cuda"):
         raise ValueError(f"latency device must be cpu or cuda, got {device!r}")
-    iterations = int(settings["iterations"])
     warmup = int(settings["warmup"])
-    if iterations < 1 or warmup < 0:
-        raise ValueError(
-            f"latency.iterations must be at least 1 and latency.warmup at least 0, got "
-            f"{iterations} and {warmup}"
-        )
+    if warmup < 0:
+        raise ValueError(f"latency.warmup must be at least 0, got {warmup}")
     if models is None:
         models = [name for name in MODEL_NAMES if name != REFERENCE_TIMM]
         if settings.get("reference_timm", False):
@@ -258,29 +254,30 @@ def measure_latency(
         torch.set_num_threads(int(settings["threads"]))
         batch_sizes = list(settings["batch_sizes"])
         dtype_names = ["float32"]
+    iterations = _iterations_per_batch_size(settings["iterations"], batch_sizes)
 
     built = build_latency_models(config, models)
     flops = {name: count_flops_per_image(model, size) for name, (model, size) in built.items()}
     params = {name: count_parameters(model) for name, (model, _) in built.items()}
     name_of_device = device_name(torch_device)
     logger.info(
-        "timing %s on %s (%s), batch sizes %s, dtypes %s, %d threads, %d warm-up and %d timed "
-        "calls each", list(built), device, name_of_device, batch_sizes, dtype_names,
-        torch.get_num_threads(), warmup, iterations,
+        "timing %s on %s (%s), batch sizes %s, dtypes %s, %d threads, %d warm-up calls and %s "
+        "timed calls each", list(built), device, name_of_device, batch_sizes, dtype_names,
+        torch.get_num_threads(), warmup, "/".join(map(str, iterations)),
     )
 
     rows = []
     for dtype_name in dtype_names:
         dtype = _DTYPES[dtype_name]
         on_device = {name: model.to(torch_device, dtype) for name, (model, _) in built.items()}
-        for batch_size in batch_sizes:
+        for batch_size, batch_iterations in zip(batch_sizes, iterations):
             generator = torch.Generator().manual_seed(batch_size)
             inputs = {
                 name: torch.randn(batch_size, 3, size, size, generator=generator)
                 .to(torch_device, dtype)
                 for name, (_, size) in built.items()
             }
-            latencies = time_models(on_device, inputs, warmup, iterations, torch_device)
+            latencies = time_models(on_device, inputs, warmup, batch_iterations, torch_device)
             for name, (_, size) in built.items():
                 median_s = statistics.median(latencies[name])
                 rows.append({
@@ -291,7 +288,7 @@ def measure_latency(
                     "p90_ms": 1000 * _percentile(latencies[name], 0.9),
                     "images_per_s": batch_size / median_s,
                     "gflops_per_image": flops[name] / 1e9, "params": params[name],
-                    "warmup": warmup, "iterations": iterations,
+                    "warmup": warmup, "iterations": batch_iterations,
                     "torch_version": torch.__version__, "timm_version": timm.__version__,
                 })
             logger.info(
@@ -305,6 +302,24 @@ def measure_latency(
     _add_ratios(table, "vit", "flop_ratio", "latency_ratio")
     _add_ratios(table, REFERENCE_TIMM, "flop_ratio_timm", "latency_ratio_timm")
     return table[list(COLUMNS)]
+
+
+def _iterations_per_batch_size(
+    iterations: int | Sequence[int], batch_sizes: Sequence[int]
+) -> list[int]:
+    # One count for every batch size, or one count per batch size in the same order.
+    if isinstance(iterations, Sequence):
+        counts = list(iterations)
+    else:
+        counts = [iterations] * len(batch_sizes)
+    if len(counts) != len(batch_sizes):
+        raise ValueError(
+            f"latency.iterations has {len(counts)} counts for the batch sizes {list(batch_sizes)}; "
+            "give one count for all or one per batch size"
+        )
+    if any(int(count) < 1 for count in counts):
+        raise ValueError(f"latency.iterations must be at least 1, got {counts}")
+    return [int(count) for count in counts]
 
 
 def _add_ratios(table: pd.DataFrame, reference: str, flop_column: str, latency_column: str) -> None:

@@ -65,11 +65,15 @@ def time_train_steps(
     for name in variants:
         variant = get_variant(name)
         torch.manual_seed(0)
-        student = build_hash_vit(student_arch, num_classes, [bits], prune=variant.prune)
+        student = build_hash_vit(
+            student_arch, num_classes, [bits], prune=variant.prune, config_key="model.student"
+        )
         student.to(torch_device).train()
         teacher = None
         if variant.needs_teacher:
-            teacher = build_hash_vit(teacher_arch, num_classes, [bits], prune=False)
+            teacher = build_hash_vit(
+                teacher_arch, num_classes, [bits], prune=False, config_key="model.teacher"
+            )
             teacher.to(torch_device).eval().requires_grad_(False)
         steps[name] = (variant, student, teacher, build_optimizer(student, SGD))
 

@@ -251,7 +251,8 @@ def build_hash_vit(
     prune: bool,
     fast_path: bool = True,
     token_gather: TokenGather = "batched",
-    config_key: str | None = None,
+    *,
+    config_key: str,
 ) -> HashViT:
     """Build a ``HashViT`` from a ``model.teacher`` or ``model.student`` config section.
 
@@ -263,16 +264,16 @@ def build_hash_vit(
         num_classes: classes of the dataset; the classifier head is new even with a checkpoint.
         bits: hash code lengths, one hash head each.
         prune: apply CTP with ``prune_blocks`` / ``keep_counts``; False ignores those keys.
-        fast_path: score tokens without materialising the attention matrix and drop tokens
-            before the attention output projection (see ``HashViT``); False is the reference path.
+        fast_path: compute the token scores without the explicit attention matrix where that is
+            faster, and drop tokens before the attention output projection (see ``HashViT``);
+            False is the reference path.
         token_gather: ``batched`` or ``per_sample`` (latency baseline only).
-        config_key: config path named in errors; defaults to ``model.student`` when pruning and
-            ``model.teacher`` otherwise.
+        config_key: where ``arch`` comes from, named in errors (``model.teacher`` or
+            ``model.student`` for a config section).
 
     Returns:
         The model in training mode.
     """
-    config_key = config_key or ("model.student" if prune else "model.teacher")
     unknown = sorted(set(arch) - ARCH_KEYS)
     if unknown:
         raise ValueError(
@@ -280,6 +281,11 @@ def build_hash_vit(
         )
     if "name" not in arch:
         raise ValueError(f"{config_key}.name is missing; give a timm architecture name")
+    if not timm.is_model(arch["name"]):
+        raise ValueError(
+            f"{config_key}.name {arch['name']!r} is not a timm model; give a timm ViT name such "
+            "as vit_small_patch16_224"
+        )
     if not bits:
         raise ValueError("bits is empty; give at least one hash code length")
 

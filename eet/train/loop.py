@@ -84,7 +84,9 @@ def train_teacher(table: pd.DataFrame, targets: Mapping[int, np.ndarray], config
     num_classes = int(table["label"].max()) + 1
     bits = sorted(targets)
     torch.manual_seed(int(config["seed"]))  # initial weights depend on the seed alone
-    model = build_hash_vit(config["model"]["teacher"], num_classes, bits, prune=False)
+    model = build_hash_vit(
+        config["model"]["teacher"], num_classes, bits, prune=False, config_key="model.teacher"
+    )
     target_tensors = {k: torch.as_tensor(targets[k], dtype=torch.float32) for k in bits}
     _check_target_rows(target_tensors, len(train_rows))
 
@@ -115,7 +117,9 @@ def train_student(
     num_classes = int(table["label"].max()) + 1
     student_arch = config["model"]["student"]
     torch.manual_seed(int(config["seed"]))
-    model = build_hash_vit(student_arch, num_classes, [bits], prune=variant.prune)
+    model = build_hash_vit(
+        student_arch, num_classes, [bits], prune=variant.prune, config_key="model.student"
+    )
     target_tensor = torch.as_tensor(target, dtype=torch.float32)
     _check_target_rows({bits: target_tensor}, len(train_rows))
 
@@ -314,7 +318,10 @@ def load_model(path: Path) -> HashViT:
     meta = payload["meta"]
     # The trained weights replace any pretrained ones, so the pretrained file is not read again.
     arch = {**meta["arch"], "pretrained_file": None}
-    model = build_hash_vit(arch, int(meta["num_classes"]), meta["bits"], prune=meta.get("prune", False))
+    model = build_hash_vit(
+        arch, int(meta["num_classes"]), meta["bits"], prune=meta.get("prune", False),
+        config_key=f"{path} meta.arch",
+    )
     load_state_strictly(model, payload["model"], Path(path))
     model.eval()
     return model
