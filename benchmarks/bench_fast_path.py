@@ -23,10 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
 from eet.atomic import atomic_output
-from eet.bench.cli import add_round_options, device, existing_file, rounds_per_batch_size
+from eet.bench.cli import (
+    add_round_options, device, existing_file, output_file, rounds_per_batch_size,
+    workflow_config,
+)
 from eet.bench.latency import build_latency_models, device_name, paired_comparison, time_models
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -45,10 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                         help="dtype of weights and images (default: float32)")
     add_round_options(parser, warmup_help="untimed calls per model")
-    parser.add_argument("--out", type=Path,
+    parser.add_argument("--out", type=output_file,
                         help="CSV file to write (default: results/latency/fast_path_<device>.csv)")
     args = parser.parse_args(argv)
     args.rounds = rounds_per_batch_size(parser, args.rounds, args.batch_sizes)
+    args.workflow_config = workflow_config(parser, args.config)
     device_type = torch.device(args.device).type
     if args.out is None:
         args.out = Path(f"results/latency/fast_path_{device_type}.csv")
@@ -60,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     student = PAPER_STUDENT
-    if args.config is not None:
-        student = yaml.safe_load(args.config.read_text())["model"]["student"]
+    if args.workflow_config is not None:
+        student = args.workflow_config["model"]["student"]
     config = {"bits": [64], "model": {"teacher": student, "student": student}}
     built = build_latency_models(config, ["eet", "eet_explicit"])
     torch_device = torch.device(args.device)

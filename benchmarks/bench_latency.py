@@ -2,10 +2,12 @@
 
 By default the models are those of the EET paper (arXiv 2504.16691): a ViT-B/16 teacher and a
 ViT-S/16 student at 224 pruned to 98, 49 and 12 patches after blocks 4, 8 and 10, plus timm's own
-ViT-S/16. ``--config`` takes the models
-from a workflow config instead. The table is written as CSV (``--out``) and printed as Markdown.
+ViT-S/16. ``--config`` takes the models from a workflow config instead. All models and batch
+sizes are timed in one process, in alternating rounds. The table is written as CSV (``--out``) and
+printed as Markdown.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_latency.py --device cpu --threads 2 \\
+        --batch-sizes 1 64 --iterations 300 30 \\
         --models vit eet eet_explicit eet_per_sample_gather timm_vit_s16_224
 """
 
@@ -14,9 +16,10 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
-from eet.bench.cli import device, existing_file, non_negative_int, positive_int
+from eet.bench.cli import (
+    device, existing_file, non_negative_int, output_file, positive_int, rounds_per_batch_size,
+    workflow_config,
+)
 from eet.bench.latency import MODEL_NAMES, write_latency_report
 
 PAPER_MODELS = {
@@ -27,7 +30,7 @@ PAPER_MODELS = {
 }
 # Columns printed in the Markdown table; the CSV has every column.
 SHOWN_COLUMNS = [
-    "model", "dtype", "batch_size", "median_ms", "p90_ms", "images_per_s", "gflops_per_image",
+    "model", "dtype", "batch_size", "iterations", "median_ms", "p90_ms", "images_per_s", "gflops_per_image",
     "params", "flop_ratio", "latency_ratio", "latency_ratio_timm",
 ]
 
@@ -44,23 +47,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="CUDA dtypes (default: float32 bfloat16); the CPU uses float32")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls per model (default: 5)")
-    parser.add_argument("--iterations", type=positive_int, default=30,
-                        help="timed calls per model and batch size (default: 30)")
+    parser.add_argument("--iterations", type=positive_int, nargs="+", default=[30],
+                        help="timed calls per model and batch size, one number for all or one per "
+                        "batch size (default: 30)")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models to time (default: all)")
     parser.add_argument("--num-classes", type=positive_int, default=200,
                         help="classes of the classifier head (default: 200, as CUB-200-2011)")
-    parser.add_argument("--out", type=Path, default=Path("results/latency/bench_latency.csv"),
+    parser.add_argument("--out", type=output_file, default=Path("results/latency/bench_latency.csv"),
                         help="CSV file to write (default: results/latency/bench_latency.csv)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.iterations = rounds_per_batch_size(
+        parser, args.iterations, args.batch_sizes, option="--iterations"
+    )
+    args.workflow_config = workflow_config(parser, args.config)
+    return args
 
 
 def build_config(args: argparse.Namespace) -> dict:
     """Build the workflow-config sections that ``write_latency_report`` reads from the options."""
-    if args.config is not None:
-        loaded = yaml.safe_load(args.config.read_text())
-        models = {role: loaded["model"][role] for role in ("teacher", "student")}
-        bits = loaded.get("bits", [64])
+    if args.workflow_config is not None:
+        models = {role: args.workflow_config["model"][role] for role in ("teacher", "student")}
+        bits = args.workflow_config["bits"]
     else:
         models = PAPER_MODELS
         bits = [16, 32, 48, 64]
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     first = table.iloc[0]
     print(f"device: {first['device_name']} ({first['device']}), threads {first['threads']}, "
           f"torch {first['torch_version']}, timm {first['timm_version']}, "
-          f"{first['warmup']} warm-up and {first['iterations']} timed calls per model")
+          f"{first['warmup']} warm-up calls per model")
     print(table[SHOWN_COLUMNS].to_markdown(index=False, floatfmt=".3f"))
     print(f"written to {args.out}")
     return 0

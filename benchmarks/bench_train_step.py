@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 
-from eet.bench.cli import device, existing_file, non_negative_int, positive_int
+from eet.bench.cli import (
+    device, existing_file, non_negative_int, output_file, positive_int, workflow_config,
+)
 from eet.bench.train_step import time_train_steps
 
 PAPER_MODELS = {
@@ -40,15 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--autocast", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="dtype of the forward passes under torch.autocast (default: float32, "
                         "no autocast)")
-    parser.add_argument("--out", type=Path, default=Path("results/latency/bench_train_step.csv"),
+    parser.add_argument("--out", type=output_file, default=Path("results/latency/bench_train_step.csv"),
                         help="CSV file to write (default: results/latency/bench_train_step.csv)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.workflow_config = workflow_config(parser, args.config)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(argv)
-    config = yaml.safe_load(args.config.read_text()) if args.config else {"model": PAPER_MODELS}
+    config = args.workflow_config or {"model": PAPER_MODELS}
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
     autocast_dtype = None if args.autocast == "float32" else getattr(torch, args.autocast)

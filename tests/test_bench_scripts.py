@@ -35,8 +35,10 @@ def run_script(*args):
 
 @pytest.fixture()
 def config_file(tmp_path):
+    # The default workflow config with the tiny models, as a user would edit it.
+    default = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(CONFIG))
+    path.write_text(yaml.safe_dump({**default, **CONFIG}))
     return path
 
 
@@ -46,13 +48,14 @@ def test_bench_latency_writes_table(tmp_path, config_file):
 
     result = run_script(
         "benchmarks/bench_latency.py", "--config", str(config_file), "--batch-sizes", "1", "2",
-        "--warmup", "1", "--iterations", "2", "--models", "vit", "eet", "eet_explicit",
+        "--warmup", "1", "--iterations", "2", "3", "--models", "vit", "eet", "eet_explicit",
         "--out", str(out_csv),
     )
 
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out_csv)
     assert len(table) == 6
+    assert list(table["iterations"]) == [2, 2, 2, 3, 3, 3]
     assert "| eet_explicit |" in result.stdout
 
 

@@ -142,3 +142,19 @@ def test_schema_rejects_bits_above_evaluator_limit(tmp_path):
     values["bits"] = [16, 300]
     with pytest.raises(ValueError, match="300"):
         load_config(_write(tmp_path, values))
+
+
+def test_load_rejects_config_that_is_not_a_mapping(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("- a list\n- of items\n")
+
+    with pytest.raises(ValueError, match=r"config '.*config\.yaml' is a YAML list, not a mapping"):
+        load_config(path)
+
+
+def test_schema_rejects_missing_datasets(tmp_path):
+    values = _default()
+    del values["datasets"]
+
+    with pytest.raises(ValueError, match=r"\(top level\): 'datasets' is a required property"):
+        load_config(_write(tmp_path, values))

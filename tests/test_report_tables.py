@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from eet.report.tables import collect_results, map_table, write_table
+from eet.report.tables import collect_results, latency_table, map_table, write_table
 
 
 def _cell(root, dataset, bits, variant, asymmetric_map, symmetric_map):
@@ -49,3 +49,33 @@ def test_write_table_formats(tmp_path):
     assert (tmp_path / "t.csv").read_text() == "dataset,16 bits\ncub_200,50.0\n"
     assert "| cub_200   |     50.00 |" in (tmp_path / "t.md").read_text()
     assert r"cub\_200 & 50.00 \\" in (tmp_path / "t.tex").read_text()
+
+
+def _latency_csv(path, timm_ratio):
+    rows = []
+    for model, ratio in (("vit", 1.0), ("eet", 0.5)):
+        rows.append({
+            "model": model, "device": "cpu", "device_name": "test CPU", "dtype": "float32",
+            "batch_size": 1, "threads": 2, "median_ms": 10 * ratio, "p90_ms": 11 * ratio,
+            "images_per_s": 100 / ratio, "gflops_per_image": 4 * ratio, "params": 1000,
+            "flop_ratio": ratio, "latency_ratio": ratio, "flop_ratio_timm": timm_ratio,
+            "latency_ratio_timm": timm_ratio, "torch_version": "2.14.1",
+        })
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_latency_table_shows_timm_ratios_when_measured(tmp_path):
+    table = latency_table([_latency_csv(tmp_path / "cpu.csv", timm_ratio=0.9)])
+
+    columns = list(table.columns)
+    assert columns.index("latency_ratio_timm") == columns.index("latency_ratio") + 2
+    assert columns.index("flop_ratio_timm") == columns.index("latency_ratio") + 1
+    assert list(table["latency_ratio_timm"]) == [0.9, 0.9]
+
+
+def test_latency_table_omits_timm_ratios_without_reference(tmp_path):
+    table = latency_table([_latency_csv(tmp_path / "cpu.csv", timm_ratio=float("nan"))])
+
+    assert "latency_ratio_timm" not in table.columns
+    assert "flop_ratio_timm" not in table.columns

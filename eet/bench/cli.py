@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import yaml
+
+from eet.config import check_config, load_config
 
 
 def positive_int(text: str) -> int:
@@ -57,19 +60,49 @@ def existing_file(text: str) -> Path:
     return path
 
 
+def output_file(text: str) -> Path:
+    """Check that ``text`` is not an existing folder, and return it as a ``Path``.
+
+    The check runs before the measurement, so a wrong ``--out`` does not waste a long run.
+    """
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give the path of a file")
+    return path
+
+
+def workflow_config(parser: argparse.ArgumentParser, path: Path | None) -> dict | None:
+    """Load, validate and check the workflow config at ``path``, or return None without a path.
+
+    Runs the workflow's schema and model checks (``eet.config``) before any model is timed, and
+    exits through ``parser.error`` with the file and the invalid key when they fail.
+    """
+    if path is None:
+        return None
+    try:
+        config = load_config(path)
+        check_config(config, check_files=False)
+    except (ValueError, yaml.YAMLError) as error:
+        parser.error(f"--config {str(path)!r} is invalid: {error}")
+    return config
+
+
 def rounds_per_batch_size(
-    parser: argparse.ArgumentParser, rounds: Sequence[int], batch_sizes: Sequence[int]
+    parser: argparse.ArgumentParser,
+    rounds: Sequence[int],
+    batch_sizes: Sequence[int],
+    option: str = "--rounds",
 ) -> list[int]:
     """Return one round count per batch size: ``rounds`` itself, or its one number repeated.
 
-    Exits through ``parser.error`` when the counts do not match.
+    Exits through ``parser.error``, naming ``option``, when the counts do not match.
     """
     if len(rounds) == 1:
         return list(rounds) * len(batch_sizes)
     if len(rounds) != len(batch_sizes):
         sizes = "batch size" if len(batch_sizes) == 1 else "batch sizes"
         parser.error(
-            f"--rounds has {len(rounds)} numbers for {len(batch_sizes)} {sizes}; give one number "
+            f"{option} has {len(rounds)} numbers for {len(batch_sizes)} {sizes}; give one number "
             "for all or one per batch size"
         )
     return list(rounds)

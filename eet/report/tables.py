@@ -21,6 +21,8 @@ LATENCY_COLUMNS = [
     "model", "device", "device_name", "dtype", "batch_size", "threads", "median_ms", "p90_ms", "images_per_s",
     "gflops_per_image", "params", "flop_ratio", "latency_ratio", "torch_version",
 ]
+# Ratios to timm's ViT-S/16, shown after latency_ratio when latency.reference_timm timed it.
+TIMM_RATIO_COLUMNS = ["flop_ratio_timm", "latency_ratio_timm"]
 MAP_METRICS = {"map": "mAP", "map_tie_aware": "tie-aware mAP"}
 
 
@@ -58,13 +60,21 @@ def map_table(results: pd.DataFrame, protocol: str) -> pd.DataFrame:
 
 
 def latency_table(latency_paths: Sequence[Path]) -> pd.DataFrame:
-    """Concatenate the latency CSVs of every device into one table with the standard columns."""
+    """Concatenate the latency CSVs of every device into one table with the standard columns.
+
+    The ratios to timm's ViT-S/16 are included when any row has them.
+    """
     frames = [pd.read_csv(path) for path in latency_paths]
     table = pd.concat(frames, ignore_index=True)
     missing = [column for column in LATENCY_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"latency tables {list(map(str, latency_paths))} lack the columns {missing}; rerun measure_latency")
-    return table[LATENCY_COLUMNS].sort_values(["device", "dtype", "batch_size", "model"], ignore_index=True)
+    columns = list(LATENCY_COLUMNS)
+    timm_columns = [
+        column for column in TIMM_RATIO_COLUMNS if column in table.columns and table[column].notna().any()
+    ]
+    columns[columns.index("latency_ratio") + 1:columns.index("latency_ratio") + 1] = timm_columns
+    return table[columns].sort_values(["device", "dtype", "batch_size", "model"], ignore_index=True)
 
 
 def write_table(table: pd.DataFrame, csv_path: Path | None = None, markdown_path: Path | None = None,
