@@ -30,8 +30,8 @@ PAPER_MODELS = {
 }
 # Columns printed in the Markdown table; the CSV has every column.
 SHOWN_COLUMNS = [
-    "model", "dtype", "batch_size", "iterations", "median_ms", "p90_ms", "images_per_s", "gflops_per_image",
-    "params", "flop_ratio", "latency_ratio", "latency_ratio_timm",
+    "model", "dtype", "batch_size", "iterations", "median_ms", "p90_ms", "images_per_s",
+    "gflops_per_image", "params", "flop_ratio", "latency_ratio", "latency_ratio_timm",
 ]
 
 

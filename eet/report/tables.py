@@ -69,11 +69,11 @@ def latency_table(latency_paths: Sequence[Path]) -> pd.DataFrame:
     missing = [column for column in LATENCY_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"latency tables {list(map(str, latency_paths))} lack the columns {missing}; rerun measure_latency")
-    columns = list(LATENCY_COLUMNS)
     timm_columns = [
         column for column in TIMM_RATIO_COLUMNS if column in table.columns and table[column].notna().any()
     ]
-    columns[columns.index("latency_ratio") + 1:columns.index("latency_ratio") + 1] = timm_columns
+    position = LATENCY_COLUMNS.index("latency_ratio") + 1
+    columns = LATENCY_COLUMNS[:position] + timm_columns + LATENCY_COLUMNS[position:]
     return table[columns].sort_values(["device", "dtype", "batch_size", "model"], ignore_index=True)
 
 
