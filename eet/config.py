@@ -52,6 +52,21 @@ def validate_config(config: dict[str, Any]) -> None:
     validate(config, schema=str(SCHEMA_PATH), set_default=True)
 
 
+def check_pretrained_files(config: dict[str, Any]) -> None:
+    """Check that the pretrained files named in ``model.teacher`` and ``model.student`` exist.
+
+    Raises:
+        ValueError: naming the config key and the missing path.
+    """
+    for role in ("teacher", "student"):
+        pretrained = config["model"][role].get("pretrained_file")
+        if pretrained and not Path(pretrained).is_file():
+            raise ValueError(
+                f"model.{role}.pretrained_file {pretrained!r} does not exist; put the timm checkpoint there "
+                "or set it to null to train from scratch"
+            )
+
+
 def check_config(config: dict[str, Any], check_files: bool = True) -> None:
     """Check what the JSON schema cannot, so a bad config fails before any job runs.
 
@@ -61,7 +76,8 @@ def check_config(config: dict[str, Any], check_files: bool = True) -> None:
     - teacher and student see the same image size when a variant needs the teacher;
     - DRG hides no more patches than an image has. Models are built on
     torch's meta device, which allocates no memory and reads no weights. ``check_files=False`` skips
-    the pretrained files, so a dry run can plan a grid whose weights are not in place yet.
+    the pretrained files (``check_pretrained_files``), so a dry run can plan a grid whose weights
+    are not in place yet.
 
     Raises:
         ValueError: naming the config key and the value at fault.
@@ -79,13 +95,8 @@ def check_config(config: dict[str, Any], check_files: bool = True) -> None:
         spec.resolve_options(entry.get("options"))
 
     models = config["model"]
-    for role in ("teacher", "student"):
-        pretrained = models[role].get("pretrained_file")
-        if check_files and pretrained and not Path(pretrained).is_file():
-            raise ValueError(
-                f"model.{role}.pretrained_file {pretrained!r} does not exist; put the timm checkpoint there "
-                "or set it to null to train from scratch"
-            )
+    if check_files:
+        check_pretrained_files(config)
     with torch.device("meta"):
         teacher = build_hash_vit(
             {**models["teacher"], "pretrained_file": None}, 2, [8], prune=False,

@@ -1,4 +1,5 @@
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,34 @@ def test_schema_rejects_missing_datasets(tmp_path):
 
     with pytest.raises(ValueError, match=r"\(top level\): 'datasets' is a required property"):
         load_config(_write(tmp_path, values))
+
+
+def _snakemake(tmp_path, config_path, *flags):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "all_tables", "-s", str(REPO / "Snakefile"), "--cores", "1",
+         *flags, "--configfile", str(config_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_workflow_dry_run_plans_without_pretrained_file(tmp_path):
+    values = _default()
+    values["model"]["teacher"]["pretrained_file"] = str(tmp_path / "absent.safetensors")
+
+    result = _snakemake(tmp_path, _write(tmp_path, values), "-n")
+
+    assert result.returncode == 0, result.stderr
+    assert "train_teacher" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_workflow_stops_on_missing_pretrained_file_before_jobs(tmp_path):
+    values = _default()
+    values["model"]["student"]["pretrained_file"] = str(tmp_path / "absent.safetensors")
+
+    result = _snakemake(tmp_path, _write(tmp_path, values))
+
+    assert result.returncode != 0
+    assert "model.student.pretrained_file" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -8,14 +8,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.en
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from eet.config import check_config, validate_config
+from eet.config import check_config, check_pretrained_files, validate_config
 
 # Types and unknown keys (JSON schema), then defaults filled in.
 validate_config(config)
 
-# Registry names, dataset options, pruning schedules and (except in dry runs) pretrained files,
-# checked before any job runs.
-check_config(config, check_files=not workflow.dryrun)
+# Registry names, dataset options and pruning schedules, checked before any job runs. The
+# pretrained files are checked in onstart, which dry runs skip: while this file is read,
+# workflow.dryrun is always False, so a check here would stop a dry run of a grid whose weights
+# are not in place yet.
+check_config(config, check_files=False)
 
 RESULTS = config["results_dir"].rstrip("/")
 RESOURCES = config["resources_dir"].rstrip("/")
@@ -69,6 +71,7 @@ def get_report_outputs():
 
 
 onstart:
+    check_pretrained_files(config)
     # Create the MLflow store once: parallel jobs creating a fresh SQLite store race on its schema.
     from eet.tracking import ensure_store, resolve_tracking_uri
 
