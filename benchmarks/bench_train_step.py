@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=output_file, default=Path("results/latency/bench_train_step.csv"),
                         help="CSV file to write (default: results/latency/bench_train_step.csv)")
     args = parser.parse_args(argv)
-    args.workflow_config = workflow_config(parser, args.config)
+    args.workflow_config = workflow_config(parser, args.config, check_files=True)
     return args
 
 

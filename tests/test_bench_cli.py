@@ -135,3 +135,16 @@ def test_workflow_config_rejects_unknown_timm_name(tmp_path, capsys):
         workflow_config(argparse.ArgumentParser(prog="bench"), path)
 
     assert "model.teacher.name 'vit_nonexistent' is not a timm model" in capsys.readouterr().err
+
+
+def test_workflow_config_checks_pretrained_files_when_asked(tmp_path, capsys):
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["model"]["student"]["pretrained_file"] = str(tmp_path / "absent.pth")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    assert workflow_config(argparse.ArgumentParser(), path)["model"]["student"]["pretrained_file"]
+    with pytest.raises(SystemExit):
+        workflow_config(argparse.ArgumentParser(prog="bench"), path, check_files=True)
+
+    assert "model.student.pretrained_file" in capsys.readouterr().err

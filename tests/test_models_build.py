@@ -100,3 +100,12 @@ def test_build_names_key_of_unpruned_student(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"^model\.student\.pretrained_file"):
         build_hash_vit(arch, 5, [16], prune=False, config_key="model.student")
+
+
+def test_build_rejects_unreadable_checkpoint(tmp_path):
+    checkpoint = tmp_path / "corrupt.pth"
+    checkpoint.write_text("not a checkpoint\n")
+    arch = {**TINY, "pretrained_file": str(checkpoint)}
+
+    with pytest.raises(ValueError, match=r"^model\.student\.pretrained_file '.*corrupt\.pth' could not be loaded"):
+        build_hash_vit(arch, 5, [16], prune=True, config_key="model.student")

@@ -59,7 +59,7 @@ def _latency_csv(path, timm_ratio):
             "batch_size": 1, "threads": 2, "median_ms": 10 * ratio, "p90_ms": 11 * ratio,
             "images_per_s": 100 / ratio, "gflops_per_image": 4 * ratio, "params": 1000,
             "flop_ratio": ratio, "latency_ratio": ratio, "flop_ratio_timm": timm_ratio,
-            "latency_ratio_timm": timm_ratio, "torch_version": "2.14.1",
+            "latency_ratio_timm": timm_ratio, "iterations": 30, "torch_version": "2.14.1",
         })
     pd.DataFrame(rows).to_csv(path, index=False)
     return path

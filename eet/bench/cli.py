@@ -71,17 +71,20 @@ def output_file(text: str) -> Path:
     return path
 
 
-def workflow_config(parser: argparse.ArgumentParser, path: Path | None) -> dict | None:
+def workflow_config(
+    parser: argparse.ArgumentParser, path: Path | None, check_files: bool = False
+) -> dict | None:
     """Load, validate and check the workflow config at ``path``, or return None without a path.
 
     Runs the workflow's schema and model checks (``eet.config``) before any model is timed, and
     exits through ``parser.error`` with the file and the invalid key when they fail.
+    ``check_files`` also checks the pretrained files, for commands that load them.
     """
     if path is None:
         return None
     try:
         config = load_config(path)
-        check_config(config, check_files=False)
+        check_config(config, check_files=check_files)
     except (ValueError, yaml.YAMLError) as error:
         parser.error(f"--config {str(path)!r} is invalid: {error}")
     return config

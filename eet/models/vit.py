@@ -301,9 +301,18 @@ def build_hash_vit(
         kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
         logger.info("loading %s weights from %s", arch["name"], path)
 
-    backbone = timm.create_model(
-        arch["name"], pretrained=pretrained_file is not None, num_classes=num_classes, **kwargs
-    )
+    try:
+        backbone = timm.create_model(
+            arch["name"], pretrained=pretrained_file is not None, num_classes=num_classes, **kwargs
+        )
+    except (RuntimeError, ValueError, OSError) as error:
+        if pretrained_file is None:
+            raise
+        raise ValueError(
+            f"{config_key}.pretrained_file {str(pretrained_file)!r} could not be loaded into "
+            f"{arch['name']!r}: {error}. Give a timm checkpoint of this architecture, or null to "
+            "train from scratch"
+        ) from error
     if not isinstance(backbone, VisionTransformer):
         raise ValueError(
             f"{config_key}.name {arch['name']!r} builds a {type(backbone).__name__}, not a timm "

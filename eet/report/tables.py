@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 LATENCY_COLUMNS = [
     "model", "device", "device_name", "dtype", "batch_size", "threads", "median_ms", "p90_ms", "images_per_s",
-    "gflops_per_image", "params", "flop_ratio", "latency_ratio", "torch_version",
+    "gflops_per_image", "params", "flop_ratio", "latency_ratio", "iterations", "torch_version",
 ]
 # Ratios to timm's ViT-S/16, shown after latency_ratio when latency.reference_timm timed it.
 TIMM_RATIO_COLUMNS = ["flop_ratio_timm", "latency_ratio_timm"]
