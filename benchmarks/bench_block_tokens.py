@@ -77,8 +77,8 @@ class FixedSelection(nn.Module):
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
             heads = F.scaled_dot_product_attention(attn.q_norm(q), attn.k_norm(k), v)
             mixed = attn.norm(heads.transpose(1, 2).reshape(batch, num_tokens, attn.attn_dim))
-            kept = 1 + keep_count
-            x = attention_output_residual(block, x[:, :kept], mixed[:, :kept])
+            kept_tokens = 1 + keep_count
+            x = attention_output_residual(block, x[:, :kept_tokens], mixed[:, :kept_tokens])
             x = mlp_residual(block, x)
         return vit.forward_head(vit.norm(x))
 

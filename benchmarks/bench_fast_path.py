@@ -1,14 +1,14 @@
 """Time the EET student's fast path against its explicit reference path, round by round.
 
-Both are the paper's ViT-S/16 student at 224, pruned to 98, 49 and 12 patches after blocks 4, 8
-and 10 (or ``model.student`` of ``--config``), with the same random weights. The fast path
-scores tokens with the fused attention kernel plus a separate CLS row (on the CPU, the explicit
-matrix for sequences of at most twice the head size) and projects only the kept tokens. The
-explicit path computes the full attention matrix in every pruning block and drops tokens after
-the attention residual. Both run in
-alternating rounds in one process (``eet.bench.latency.time_models``), and the table reports
-each round's difference with a bootstrap interval, so a difference smaller than the machine's
-drift between runs can still be resolved.
+Both are EET's ViT-S/16 student at 224 (arXiv 2504.16691), pruned to 98, 49 and 12 patches
+after blocks 4, 8 and 10 (or ``model.student`` of ``--config``), with the same random weights.
+The fast path scores tokens with the fused attention kernel plus a separate CLS row (on the CPU,
+the explicit matrix for sequences of at most twice the head size) and projects only the kept
+tokens. The explicit path computes the full attention matrix in every pruning block and drops
+tokens after the attention residual. Both run in alternating rounds in one process
+(``eet.bench.latency.time_models``). The table reports the median per-round difference with a
+bootstrap interval, so a difference smaller than the machine's drift between runs can still be
+resolved.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_fast_path.py --threads 2 \\
         --batch-sizes 1 64 --rounds 300 20

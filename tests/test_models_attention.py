@@ -81,9 +81,9 @@ def test_projection_of_gathered_tokens_equals_gathered_projection():
 @pytest.mark.parametrize(
     ("num_tokens", "expected"), [(13, True), (128, True), (129, False), (197, False)]
 )
-def test_explicit_matrix_is_cheaper_on_cpu_up_to_twice_head_dim(num_tokens, expected):
+def test_explicit_rule_on_cpu(num_tokens, expected):
     assert explicit_matrix_is_cheaper(num_tokens, 64, torch.device("cpu")) is expected
 
 
-def test_explicit_matrix_is_cheaper_never_on_cuda():
+def test_explicit_rule_never_on_cuda():
     assert explicit_matrix_is_cheaper(13, 64, torch.device("cuda")) is False

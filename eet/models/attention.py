@@ -11,8 +11,8 @@ the norm of the head's attention output at every token. Two paths compute them:
 
 On the CPU the fast path still computes the explicit matrix for short sequences
 (``explicit_matrix_is_cheaper``). The attention half stops before the output projection
-(``mixed_heads``), so a caller can drop tokens before projecting. Both paths run the block's own timm submodules, so timm's weight keys
-are unchanged.
+(``mixed_heads``), so a caller can drop tokens before projecting. Both paths run the block's own
+timm submodules, so timm's weight keys are unchanged.
 """
 
 import torch

@@ -14,9 +14,9 @@ from eet.config import check_config, check_pretrained_files, validate_config
 validate_config(config)
 
 # Registry names, dataset options and pruning schedules, checked before any job runs. The
-# pretrained files are checked in onstart, which dry runs skip: while this file is read,
-# workflow.dryrun is always False, so a check here would stop a dry run of a grid whose weights
-# are not in place yet.
+# pretrained files are checked in onstart, which dry runs skip. In Snakemake 9 workflow.dryrun is
+# False while this file is read, so a check here would stop a dry run of a grid whose weights are
+# not in place yet.
 check_config(config, check_files=False)
 
 RESULTS = config["results_dir"].rstrip("/")
